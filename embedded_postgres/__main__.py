@@ -1,0 +1,75 @@
+"""Run a command with DATABASE_URL set, starting the embedded server when none is given.
+
+    python -m embedded_postgres [--data DIR | --throwaway] [--port N] -- COMMAND...
+
+DATABASE_URL from the environment or `.env` wins; otherwise the server in DIR (default
+`.pgdata/`) is started, COMMAND runs with DATABASE_URL pointing at it, and the server
+is stopped when COMMAND ends, Ctrl-C included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import environ
+
+from embedded_postgres.server import EmbeddedPostgres, EmbeddedPostgresError
+
+DATABASE_NAME = "counseling_platform"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m embedded_postgres")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--data", type=Path, default=Path(".pgdata"))
+    where.add_argument("--throwaway", action="store_true", help="a temporary cluster")
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give the command to run after --")
+
+    # Real environment variables win over `.env`, as in config/settings.py.
+    environ.Env.read_env(Path(".env"))
+    if os.environ.get("DATABASE_URL"):
+        print("Using DATABASE_URL from the environment.", file=sys.stderr)
+        return _run(command)
+
+    root = Path(tempfile.mkdtemp(prefix="pg-")) if args.throwaway else args.data
+    if args.throwaway:
+        root.chmod(0o755)
+    try:
+        server = EmbeddedPostgres(root, args.port, durable=not args.throwaway)
+        server.start()
+    except EmbeddedPostgresError as exc:
+        print(f"embedded PostgreSQL: {exc}", file=sys.stderr)
+        return 1
+    try:
+        url = server.create_database(DATABASE_NAME)
+        print(
+            f"Embedded PostgreSQL 16 on 127.0.0.1:{server.port} (data in {root}).",
+            file=sys.stderr,
+        )
+        return _run(command, DATABASE_URL=url)
+    finally:
+        server.remove() if args.throwaway else server.stop()
+
+
+def _run(command: list[str], **env: str) -> int:
+    child = subprocess.Popen(command, env={**os.environ, **env})  # noqa: S603
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            # The terminal sent SIGINT to the child too: let it shut down first.
+            continue
+
+
+if __name__ == "__main__":
+    sys.exit(main())

