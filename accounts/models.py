@@ -1,0 +1,118 @@
+import uuid
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import PermissionsMixin
+from django.contrib.postgres.functions import RandomUUID
+from django.core.validators import ProhibitNullCharactersValidator
+from django.db import models
+from django.db.models.functions import Now, Upper
+from django.utils.translation import gettext_lazy as _
+
+from accounts.managers import UserManager
+from accounts.validators import (
+    USERNAME_MESSAGE,
+    USERNAME_REGEX,
+    DomainUsernameValidator,
+)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A student or staff member, known by a Windows-domain login `\\domain\\username`.
+
+    Beyond the architecture's columns, Django's auth and admin need `last_login`
+    (from AbstractBaseUser, set at each login), `is_superuser` and the groups and
+    permissions tables (from PermissionsMixin), and `is_staff` (admin access).
+    """
+
+    # gen_random_uuid() is built into PostgreSQL 13+ (no uuid-ossp extension); the
+    # Python default lets the ORM know the id before the insert.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, db_default=RandomUUID())
+    username = models.CharField(
+        _("username"),
+        max_length=255,
+        validators=[DomainUsernameValidator(), ProhibitNullCharactersValidator()],
+        help_text=_("A Windows-domain login of the form \\domain\\username."),
+        error_messages={"unique": _("A user with that username already exists.")},
+    )
+    # The column Django's password machinery reads and writes (set_password,
+    # check_password); 255 characters leave room for any hasher's output.
+    password = models.CharField(
+        _("password"), max_length=255, db_column="password_hash"
+    )
+    is_blocked = models.BooleanField(
+        _("blocked"),
+        default=False,
+        db_default=False,
+        help_text=_("A blocked user can neither sign in nor keep a session."),
+    )
+    is_staff = models.BooleanField(
+        _("staff status"),
+        default=False,
+        db_default=False,
+        help_text=_("Designates whether the user can log into this admin site."),
+    )
+    # Redeclared from PermissionsMixin with a database default, so that a raw SQL
+    # INSERT of only username and password_hash works.
+    is_superuser = models.BooleanField(
+        _("superuser status"),
+        default=False,
+        db_default=False,
+        help_text=_("Designates that this user has all permissions."),
+    )
+    created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
+    # Kept right by the users_set_updated_at trigger on every UPDATE, raw SQL too.
+    updated_at = models.DateTimeField(_("updated"), db_default=Now(), editable=False)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        db_table = "users"
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            # Case-insensitive uniqueness, and the index of the login lookup
+            # (`username__iexact` compiles to UPPER(username) = UPPER(%s)).
+            models.UniqueConstraint(
+                Upper("username"),
+                name="idx_users_username",
+                violation_error_message=_("A user with that username already exists."),
+            ),
+            models.CheckConstraint(
+                condition=models.Q(username__regex=USERNAME_REGEX),
+                name="users_username_format",
+                violation_error_code="invalid_username",
+                violation_error_message=USERNAME_MESSAGE,
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["is_blocked"],
+                condition=models.Q(is_blocked=True),
+                name="idx_users_is_blocked",
+            ),
+        ]
+
+    def __str__(self):
+        return self.username
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            # The trigger sets updated_at; an expression makes Django read it back.
+            self.updated_at = Now()
+            if (update_fields := kwargs.get("update_fields")) is not None:
+                kwargs["update_fields"] = {*update_fields, "updated_at"}
+        super().save(*args, **kwargs)
+
+    @property
+    def is_active(self):
+        """Let Django's auth refuse blocked users: login, admin and sessions alike."""
+        return not self.is_blocked
+
+    @classmethod
+    def normalize_username(cls, username):
+        # Stored as entered. Django's NFKC would turn the fullwidth backslash
+        # U+FF3C into `\`, accepting in Python what PostgreSQL refuses.
+        return username
