@@ -1,0 +1,99 @@
+"""The database readiness check, answered within a deadline whatever PostgreSQL does."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+from time import monotonic
+
+import psycopg
+from django.db import connections
+from health_check import checks
+from health_check.exceptions import ServiceUnavailable
+from psycopg_pool import PoolTimeout
+
+from health.ping import ping, probing
+
+logger = logging.getLogger(__name__)
+
+# A warm pool has an idle connection at once; waiting longer only delays the answer.
+POOL_WAIT = 0.1
+
+
+@dataclasses.dataclass
+class Database(checks.Database):
+    """Run `SELECT 1` on a connection of Django's pool, and say what is wrong if not.
+
+    The probe's `SELECT 1` is the connection's check (one round trip per probe). When
+    the pool has no working connection (a restarted or stopped server), a direct
+    connection tells whether the server is back and, if not, why.
+    """
+
+    timeout = datetime.timedelta(seconds=2.5)
+
+    def run(self) -> None:
+        deadline = monotonic() + self.timeout.total_seconds()
+        wrapper = connections[self.alias]
+        try:
+            self._ping_pooled(wrapper.pool, deadline)
+        except _NoPooledConnection:
+            try:
+                params = {**wrapper.get_connection_params(), "connect_timeout": 2}
+                with psycopg.connect(**params, autocommit=True) as conn:
+                    ping(conn, deadline - monotonic())
+            except psycopg.Error as exc:
+                self._fail(exc)
+
+    def _ping_pooled(self, pool, deadline: float) -> None:
+        pool.open()  # Django opens it lazily, at its first connection
+        try:
+            with probing():
+                conn = pool.getconn(timeout=POOL_WAIT)
+        except PoolTimeout:
+            raise _NoPooledConnection from None
+        try:
+            ping(conn, deadline - monotonic())
+        except psycopg.errors.ConnectionTimeout as exc:
+            self._fail(exc)
+        except psycopg.Error as exc:
+            # A connection from before a restart: closed, so the pool drops it.
+            logger.info("pooled connection failed its probe: %s", exc)
+            conn.close()
+            raise _NoPooledConnection from None
+        finally:
+            pool.putconn(conn)
+
+    def _fail(self, exc: psycopg.Error) -> None:
+        # psycopg's messages name the host and port: fine for the log, not a client.
+        logger.warning("database health check failed: %s", exc)
+        raise ServiceUnavailable(category(exc)) from exc
+
+
+class _NoPooledConnection(Exception):
+    """The pool had no connection that answered."""
+
+
+def category(exc: psycopg.Error) -> str:
+    """Return a short, secret-free description of a database error."""
+    message = str(exc).lower()
+    if isinstance(exc, psycopg.errors.ConnectionTimeout) or "timeout" in message:
+        return "timeout"
+    if "connection refused" in message:
+        return "connection refused"
+    if (
+        isinstance(
+            exc,
+            psycopg.errors.InvalidPassword
+            | psycopg.errors.InvalidAuthorizationSpecification,
+        )
+        or "authentication failed" in message
+    ):
+        return "authentication failed"
+    if "does not exist" in message:
+        return "database not found"
+    if "too many" in message:
+        return "too many connections"
+    if "translate host name" in message or "name or service not known" in message:
+        return "host not found"
+    return "database error"

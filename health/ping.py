@@ -1,0 +1,82 @@
+"""Ask a psycopg connection for a sign of life within a deadline.
+
+psycopg waits for a server's answer without limit, and a frozen server (SIGSTOP) or a
+black-holed network keeps the TCP connection up, so neither `connect_timeout` nor TCP
+keepalives end the wait: only a deadline of our own does. This module stays free of
+Django imports because the settings use `check_connection` as the pool's check.
+"""
+
+from __future__ import annotations
+
+import select
+import threading
+from contextlib import contextmanager
+from time import monotonic
+
+import psycopg
+from psycopg import pq
+
+# A healthy server answers an empty query within milliseconds.
+CHECK_TIMEOUT = 1.0
+
+_GOOD = {pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK, pq.ExecStatus.EMPTY_QUERY}
+_probing = threading.local()
+
+
+def ping(conn: psycopg.Connection, timeout: float, query: bytes = b"SELECT 1") -> None:
+    """Run `query` on idle `conn`; raise `psycopg.OperationalError` if it fails.
+
+    Raise `psycopg.errors.ConnectionTimeout` and close `conn` when no answer comes
+    within `timeout` seconds: a half-read connection is of no further use.
+    """
+    deadline = monotonic() + timeout
+    pgconn = conn.pgconn
+    results = []
+    try:
+        with conn.lock:
+            pgconn.send_query(query)
+            while pgconn.flush():
+                _wait(pgconn.socket, select.POLLOUT, deadline)
+            while True:
+                while pgconn.is_busy():
+                    _wait(pgconn.socket, select.POLLIN, deadline)
+                    pgconn.consume_input()
+                result = pgconn.get_result()
+                if result is None:
+                    break
+                results.append(result)
+    except psycopg.errors.ConnectionTimeout:
+        conn.close()
+        raise
+    for result in results:
+        if result.status not in _GOOD:
+            raise psycopg.OperationalError(
+                (result.error_message or b"").decode(errors="replace").strip()
+            )
+
+
+def check_connection(conn: psycopg.Connection) -> None:
+    """Check a connection as it leaves the pool, like the pool's own check, in time.
+
+    Skipped while `probing()`: the health probe's own query is the check.
+    """
+    if not getattr(_probing, "active", False):
+        ping(conn, CHECK_TIMEOUT, b"")
+
+
+@contextmanager
+def probing():
+    """Let the caller take pooled connections unchecked, to check them itself."""
+    _probing.active = True
+    try:
+        yield
+    finally:
+        _probing.active = False
+
+
+def _wait(fileno: int, event: int, deadline: float) -> None:
+    remaining = deadline - monotonic()
+    poller = select.poll()
+    poller.register(fileno, event)
+    if remaining <= 0 or not poller.poll(remaining * 1000):
+        raise psycopg.errors.ConnectionTimeout("no answer from the server in time")
