@@ -55,3 +55,11 @@ def cluster_root():
     root.chmod(0o755)
     yield root
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def user(db):
+    """Return a student `\\uni\\jsmith` whose password is `correct horse 42`."""
+    from accounts.models import User
+
+    return User.objects.create_user("\\uni\\jsmith", password="correct horse 42")

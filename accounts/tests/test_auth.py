@@ -1,0 +1,54 @@
+"""Signing in: any case finds the user; a blocked user gets nowhere."""
+
+from http import HTTPStatus
+
+import pytest
+from django.contrib.auth import authenticate
+
+from accounts.models import User
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "correct horse 42"
+
+
+class TestAuthenticate:
+    @pytest.mark.parametrize(
+        "typed", ["\\uni\\jsmith", "\\UNI\\JSMITH", "\\Uni\\jSmith"]
+    )
+    def test_finds_the_user_in_any_case(self, user, typed):
+        assert authenticate(username=typed, password=PASSWORD) == user
+
+    def test_refuses_a_wrong_password(self, user):
+        assert authenticate(username="\\uni\\jsmith", password="wrong") is None
+
+    def test_refuses_an_unknown_user(self, db):
+        assert authenticate(username="\\uni\\nobody", password=PASSWORD) is None
+
+    def test_refuses_a_blocked_user(self, user):
+        User.objects.filter(pk=user.pk).update(is_blocked=True)
+        assert authenticate(username="\\uni\\jsmith", password=PASSWORD) is None
+
+
+class TestBlockedUser:
+    @pytest.fixture
+    def staff(self, user):
+        user.is_staff = user.is_superuser = True
+        user.save()
+        return user
+
+    def test_cannot_log_in_to_the_admin(self, client, staff):
+        User.objects.filter(pk=staff.pk).update(is_blocked=True)
+        response = client.post(
+            "/admin/login/?next=/admin/",
+            {"username": "\\uni\\jsmith", "password": PASSWORD},
+        )
+        assert response.status_code == HTTPStatus.OK  # the form again, with an error
+        assert "_auth_user_id" not in client.session
+
+    def test_session__stops_working_on_the_next_request(self, client, staff):
+        assert client.login(username="\\UNI\\JSMITH", password=PASSWORD)
+        assert client.get("/admin/").status_code == HTTPStatus.OK
+        User.objects.filter(pk=staff.pk).update(is_blocked=True)
+        response = client.get("/admin/")
+        assert response.status_code == HTTPStatus.FOUND
+        assert response["Location"].startswith("/admin/login/")

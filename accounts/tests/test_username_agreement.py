@@ -1,0 +1,116 @@
+"""Differential test: model validation accepts exactly what PostgreSQL accepts."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection, transaction
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from accounts.admin import UserCreationForm
+from accounts.models import User
+
+# Characters that sit near the rule's edges: the backslash and its look-alikes,
+# whitespace, line breaks, NUL, and non-ASCII letters.
+EDGY = st.sampled_from(
+    [
+        "\\",
+        "＼",  # FULLWIDTH REVERSE SOLIDUS U+FF3C, NFKC-normalises to "\\"
+        "∖",  # SET MINUS U+2216
+        "⧵",  # REVERSE SOLIDUS OPERATOR U+29F5
+        "/",
+        " ",
+        "\t",
+        "\n",
+        "\r",
+        "\u00a0",
+        "\u2028",
+        "\x00",
+        "é",
+        "ß",
+        "İ",
+        "用",
+        "😀",
+    ]
+)
+# Lone surrogates (category Cs) cannot arrive: text from HTTP, forms and the
+# terminal is decoded from UTF-8 first.
+PART = st.text(st.one_of(EDGY, st.characters(exclude_categories=["Cs"])), max_size=12)
+USERNAMES = st.one_of(
+    PART,
+    st.builds(lambda a, b, c: f"{a}\\{b}\\{c}", PART, PART, PART),
+    st.builds(lambda a, b: f"\\{a}\\{b}", PART, PART),
+    # Around the 255-character limit.
+    st.builds(lambda n, c: "\\d\\" + c * n, st.integers(249, 254), EDGY),
+)
+
+compared = []
+
+
+class _Rollback(Exception):
+    pass
+
+
+def accepted_by_model(username):
+    try:
+        User(username=username, password="x").full_clean()
+    except ValidationError as exc:
+        if set(exc.message_dict) != {"username"}:
+            raise
+        return False
+    return True
+
+
+def accepted_by_admin_form(username):
+    form = UserCreationForm(data={"username": username, "usable_password": "false"})
+    return form.is_valid()
+
+
+def accepted_by_database(username):
+    """Return whether PostgreSQL stores `username` as given.
+
+    varchar(255) silently cuts excess characters when they are all spaces (the SQL
+    standard's rule), so "accepted" means stored unchanged, not merely no error.
+    """
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO users (username, password_hash) VALUES (%s, 'x') "
+                "RETURNING username",
+                [username],
+            )
+            raise _Rollback(cursor.fetchone()[0] == username)
+    except _Rollback as stored:
+        return stored.args[0]
+    except (DatabaseError, ValueError):
+        # CHECK violation, value too long, or a NUL the server cannot store.
+        return False
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=600,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(USERNAMES)
+@example("\\uni\\jsmith")
+@example("\\corp＼alice")
+@example("＼corp＼alice")
+@example("\\corp\\al\x00ice")
+@example("\\corp\\alice\n")
+@example("\\corp\n\\alice")
+@example(" \\corp\\alice")
+@example("\\d\\" + "a" * 252)  # 255 characters
+@example("\\d\\" + "a" * 253)  # 256 characters
+@example("\\d\\" + " " * 253)  # 256 characters, cut to 255 by varchar(255)
+@example("")
+def test_model_and_database_accept_the_same_usernames(username):
+    compared.append(username)
+    database = accepted_by_database(username)
+    assert accepted_by_model(username) == database
+    assert accepted_by_admin_form(username) == database
+
+
+def test_property_test__compared_hundreds_of_usernames():
+    """Guard against a strategy that stops generating (run after the test above)."""
+    assert len(compared) >= 500, len(compared)

@@ -1,0 +1,107 @@
+"""Migrations are reversible and create exactly the architecture's users table."""
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+COLUMNS = {
+    # name: (type, nullable, default)
+    "id": ("uuid", "NO", "gen_random_uuid()"),
+    "username": ("character varying(255)", "NO", None),
+    "password_hash": ("character varying(255)", "NO", None),
+    "is_blocked": ("boolean", "NO", "false"),
+    "is_staff": ("boolean", "NO", "false"),
+    "is_superuser": ("boolean", "NO", "false"),
+    "last_login": ("timestamp with time zone", "YES", None),
+    "created_at": ("timestamp with time zone", "NO", "statement_timestamp()"),
+    "updated_at": ("timestamp with time zone", "NO", "statement_timestamp()"),
+}
+
+
+def users_columns():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT a.attname, format_type(a.atttypid, a.atttypmod),
+                   CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END,
+                   pg_get_expr(d.adbin, d.adrelid)
+            FROM pg_attribute a
+            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+            WHERE a.attrelid = 'users'::regclass AND a.attnum > 0
+              AND NOT a.attisdropped
+            """
+        )
+        return {name: rest for name, *rest in cursor.fetchall()}
+
+
+def users_indexes():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'users'"
+        )
+        return dict(cursor.fetchall())
+
+
+def users_checks():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'users'::regclass AND contype = 'c'"
+        )
+        return dict(cursor.fetchall())
+
+
+def users_triggers():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'users'::regclass "
+            "AND NOT tgisinternal"
+        )
+        return {name for (name,) in cursor.fetchall()}
+
+
+def table_exists(name):
+    return name in connection.introspection.table_names()
+
+
+def assert_users_schema():
+    assert {k: tuple(v) for k, v in users_columns().items()} == {
+        k: tuple(v) for k, v in COLUMNS.items()
+    }
+    indexes = users_indexes()
+    assert set(indexes) == {"users_pkey", "idx_users_username", "idx_users_is_blocked"}
+    assert indexes["idx_users_username"] == (
+        "CREATE UNIQUE INDEX idx_users_username ON public.users "
+        "USING btree (upper((username)::text))"
+    )
+    assert indexes["idx_users_is_blocked"] == (
+        "CREATE INDEX idx_users_is_blocked ON public.users "
+        "USING btree (is_blocked) WHERE is_blocked"
+    )
+    assert users_checks() == {
+        "users_username_format": (
+            "CHECK (((username)::text ~ '^\\\\[^\\\\]+\\\\[^\\\\]+$'::text))"
+        )
+    }
+    assert users_triggers() == {"users_set_updated_at"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrations__round_trip_through_zero():
+    assert_users_schema()
+
+    call_command("migrate", "accounts", "zero", verbosity=0)
+    assert not table_exists("users")
+    assert not table_exists("users_groups")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_proc WHERE proname = %s", ["users_set_updated_at"]
+        )
+        assert cursor.fetchone() == (0,)
+
+    call_command("migrate", verbosity=0)
+    assert_users_schema()
+
+
+def test_makemigrations__finds_no_model_change_without_a_migration(db):
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
