@@ -51,6 +51,9 @@ def free_port() -> int:
 
 def port_in_use(port: int) -> bool:
     with socket.socket() as sock:
+        # As PostgreSQL does: a port whose old connections linger in TIME_WAIT
+        # after a restart is free to listen on.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
