@@ -27,3 +27,7 @@ accesslog = "-"
 errorlog = "-"
 # No preload: each worker opens its own psycopg pool after the fork.
 preload_app = False
+# gunicorn's control socket (for gunicornc) defaults to one path per OS user, which
+# several instances on a machine would share: off unless a path is given.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
