@@ -19,6 +19,12 @@ logger = logging.getLogger(__name__)
 
 # A warm pool has an idle connection at once; waiting longer only delays the answer.
 POOL_WAIT = 0.1
+# After a probe timed out, later probes answer at once for this long: a frozen
+# server would otherwise hold each probe's worker thread for the full deadline,
+# and probes queued behind them would answer late.
+TIMEOUT_MEMORY = 1.0
+
+_timed_out_until = 0.0
 
 
 @dataclasses.dataclass
@@ -30,9 +36,14 @@ class Database(checks.Database):
     connection tells whether the server is back and, if not, why.
     """
 
-    timeout = datetime.timedelta(seconds=2.5)
+    # Below the 3 s a frozen server may take to answer 503: a probe on a pooled
+    # connection waits this long; a direct connection waits POOL_WAIT plus libpq's
+    # 2 s minimum connect_timeout.
+    timeout = datetime.timedelta(seconds=2)
 
     def run(self) -> None:
+        if monotonic() < _timed_out_until:
+            raise ServiceUnavailable("timeout")
         deadline = monotonic() + self.timeout.total_seconds()
         wrapper = connections[self.alias]
         try:
@@ -65,9 +76,13 @@ class Database(checks.Database):
             pool.putconn(conn)
 
     def _fail(self, exc: psycopg.Error) -> None:
+        global _timed_out_until
         # psycopg's messages name the host and port: fine for the log, not a client.
         logger.warning("database health check failed: %s", exc)
-        raise ServiceUnavailable(category(exc)) from exc
+        reason = category(exc)
+        if reason == "timeout":
+            _timed_out_until = monotonic() + TIMEOUT_MEMORY
+        raise ServiceUnavailable(reason) from exc
 
 
 class _NoPooledConnection(Exception):
