@@ -16,7 +16,7 @@ PYTHON ?= $(shell \
     [ -x "$$c/bin/python3" ] && echo "$$c/bin/python3" && exit; \
   done)
 
-.PHONY: run test lint bench clean
+.PHONY: run manage test lint bench clean
 
 run: $(VENV)/.installed-run .env
 	@$(VPY) -m embedded_postgres --data .pgdata -- bash -c '\
@@ -24,6 +24,10 @@ run: $(VENV)/.installed-run .env
 	  $(VPY) manage.py migrate --noinput && \
 	  echo "Serving on http://127.0.0.1:$(PORT)/ (admin: /admin/, health: /health). Ctrl-C stops." && \
 	  exec $(VPY) -m gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT)'
+
+# manage.py against the same database as `make run`: make manage ARGS=createsuperuser
+manage: $(VENV)/.installed-run .env
+	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) manage.py $(ARGS)
 
 test: $(VENV)/.installed-dev
 	$(VPY) -m ruff check .

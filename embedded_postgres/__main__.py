@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         root.chmod(0o755)
     try:
         server = EmbeddedPostgres(root, args.port, durable=not args.throwaway)
-        server.start()
+        # Another `make run` may have started it: share it, and leave it running.
+        ours = not server.attach()
+        if ours:
+            server.start()
     except EmbeddedPostgresError as exc:
         print(f"embedded PostgreSQL: {exc}", file=sys.stderr)
         return 1
@@ -58,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return _run(command, DATABASE_URL=url)
     finally:
-        server.remove() if args.throwaway else server.stop()
+        if args.throwaway:
+            server.remove()
+        elif ours:
+            server.stop()
 
 
 def _run(command: list[str], **env: str) -> int:

@@ -117,6 +117,14 @@ class EmbeddedPostgres:
         except (FileNotFoundError, ValueError, IndexError):
             return None
 
+    def attach(self) -> bool:
+        """Use the server already running on this cluster, if any; say whether."""
+        if not self.running:
+            return False
+        # postmaster.pid: pid, data folder, start time, port, ...
+        self.port = int((self.data / "postmaster.pid").read_text().split("\n")[3])
+        return True
+
     def start(self) -> EmbeddedPostgres:
         """Create the cluster if needed, start it and wait until it accepts logins."""
         self._check_version()

@@ -66,6 +66,14 @@ class TestEmbeddedPostgres:
         with psycopg.connect(server.url()) as conn:
             assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,)
 
+    def test_attach__finds_the_running_server_of_the_cluster(self, server):
+        other = EmbeddedPostgres(server.root)
+        assert not other.attach()
+        server.start()
+        assert other.attach()
+        assert other.port == server.port
+        assert server_version(other.url()).startswith("16.")
+
     def test_restart__keeps_the_port(self, server):
         server.start()
         port, pid = server.port, server.pid
