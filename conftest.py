@@ -19,6 +19,9 @@ from embedded_postgres import EmbeddedPostgres
 
 environ.Env.read_env(Path(__file__).parent / ".env")
 os.environ.setdefault("DJANGO_SECRET_KEY", "insecure-key-for-the-test-suite-only")
+# Django's test client speaks plain HTTP; tests of the HTTPS settings set them.
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("DJANGO_SECURE_COOKIES", "false")
 
 _server = None
 if os.environ.get("DATABASE_URL_TEST"):
@@ -39,9 +42,16 @@ def pytest_unconfigure(config):
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
+def _test_settings(settings):
     # bcrypt at 12 rounds costs ~0.25 s a hash; tests of hashing ask for it again.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Pages render without `collectstatic` (the manifest storage needs it).
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        },
+    }
 
 
 @pytest.fixture
