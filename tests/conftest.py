@@ -34,6 +34,16 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(line)
 
 
+@pytest.fixture(scope="session")
+def collected_static():
+    """Run `collectstatic`, as the Dockerfile does, for gunicorn-served pages."""
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        check=True,
+    )
+
+
 @pytest.fixture(scope="module")
 def throwaway_postgres():
     """A PostgreSQL 16 of the module's own, to stop, freeze and restart."""
@@ -64,6 +74,7 @@ class App:
     """gunicorn serving the project with its own gunicorn.conf.py."""
 
     def __init__(self, env: dict[str, str]) -> None:
+        """Start gunicorn; `collected_static` must have run for styled pages."""
         self.port = free_port()
         self.log = ROOT / f".pytest_cache/gunicorn-{self.port}.log"
         self.log.parent.mkdir(exist_ok=True)

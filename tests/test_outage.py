@@ -24,7 +24,7 @@ PASSWORD = "outage-test-pass-1"
 
 
 @pytest.fixture(scope="module")
-def app(throwaway_postgres):
+def app(throwaway_postgres, collected_static):
     env = {
         "DATABASE_URL": throwaway_postgres.create_database("outage"),
         "DJANGO_SECRET_KEY": "outage-test-secret-key",

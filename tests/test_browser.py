@@ -1,0 +1,137 @@
+"""The admin in Debian's Chromium, served by gunicorn with production settings."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tests.conftest import ROOT, App
+
+pytestmark = pytest.mark.browser
+PASSWORD = "browser-test-pass-1"
+
+
+@pytest.fixture(scope="module")
+def app(throwaway_postgres, collected_static):
+    url = throwaway_postgres.create_database("browser")
+    env = {
+        "DATABASE_URL": url,
+        "DJANGO_SECRET_KEY": "browser-test-secret-key-0123456789-abcdefghij",
+        "DJANGO_DEBUG": "false",
+        # Plain HTTP on loopback; everything else as in production.
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_COOKIES": "false",
+    }
+    manage = [sys.executable, "manage.py"]
+    run = {"cwd": ROOT, "check": True, "capture_output": True}
+    subprocess.run([*manage, "migrate", "--noinput"], env=_env(env), **run)
+    subprocess.run(
+        [*manage, "createsuperuser", "--noinput", "--username", "\\corp\\admin"],
+        env=_env({**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}),
+        **run,
+    )
+    with psycopg.connect(url) as conn:
+        for name in ("\\uni\\jsmith", "\\uni\\adoe", "\\lab\\kim"):
+            conn.execute(
+                "INSERT INTO users (username, password_hash) VALUES (%s, '!')", [name]
+            )
+    app = App(env)
+    yield app, url
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    profile = Path(tempfile.mkdtemp(prefix="chromium-"))
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    # Flags for a closed network and a root user (see the machine's notes).
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(
+        service=Service(shutil.which("chromedriver")), options=options
+    )
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_admin__log_in_list_search_and_block(app, browser):
+    server, url = app
+    base = f"http://127.0.0.1:{server.port}"
+    wait = WebDriverWait(browser, 15)
+
+    browser.get(f"{base}/admin/login/")
+    browser.find_element(By.NAME, "username").send_keys("\\CORP\\Admin")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait.until(expected_conditions.title_contains("Site administration"))
+
+    # The stylesheet loaded and applies: the header has the admin's colour.
+    header = browser.execute_script(
+        "return getComputedStyle(document.getElementById('header')).backgroundColor"
+    )
+    assert header not in ("rgba(0, 0, 0, 0)", "transparent")
+    sheets = browser.execute_script(
+        "return [...document.styleSheets].map(s => s.href).filter(Boolean)"
+    )
+    assert any("/static/admin/css/base." in href for href in sheets), sheets
+
+    browser.get(f"{base}/admin/accounts/user/")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    assert len(rows) == 4
+
+    search = browser.find_element(By.ID, "searchbar")
+    search.send_keys("JSMITH")
+    search.submit()
+    wait.until(expected_conditions.url_contains("q=JSMITH"))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    assert [r.find_element(By.CSS_SELECTOR, "th").text for r in rows] == [
+        "\\uni\\jsmith"
+    ]
+
+    rows[0].find_element(By.CSS_SELECTOR, "input.action-select").click()
+    Select(browser.find_element(By.NAME, "action")).select_by_value("block")
+    browser.find_element(By.NAME, "index").click()
+    message = wait.until(
+        expected_conditions.presence_of_element_located(
+            (By.CSS_SELECTOR, ".messagelist")
+        )
+    )
+    assert "Blocked 1 user." in message.text
+
+    with psycopg.connect(url) as conn:
+        blocked = conn.execute(
+            "SELECT username FROM users WHERE is_blocked ORDER BY username"
+        ).fetchall()
+    assert blocked == [("\\uni\\jsmith",)]
+
+
+def _env(extra):
+    import os
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    return {**base, **extra}

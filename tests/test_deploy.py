@@ -1,0 +1,210 @@
+"""The production shape, checked without a Docker engine."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import secrets
+import subprocess
+import sys
+
+import psycopg
+import pytest
+
+from config.log import RedactSecretsFilter, redact
+from embedded_postgres.server import binaries
+from tests.conftest import ROOT
+
+PRODUCTION = {
+    "DJANGO_DEBUG": "false",
+    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+    "DJANGO_ALLOWED_HOSTS": "platform.example.edu",
+    "DATABASE_URL": "postgresql://app:app-password@db.internal:5432/counseling",
+}
+
+
+def manage(*args, env=None):
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_URL"))
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+class TestWhatTheDockerfileRuns:
+    def test_check_deploy__has_no_warning_with_production_settings(self):
+        result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "System check identified no issues (1 silenced)." in result.stdout
+        assert "WARNING" not in result.stdout + result.stderr
+
+    @pytest.mark.parametrize(
+        ("variable", "value", "warning"),
+        [
+            ("DJANGO_SECURE_SSL_REDIRECT", "false", "security.W008"),
+            ("DJANGO_SECURE_HSTS_SECONDS", "0", "security.W004"),
+            ("DJANGO_SECURE_COOKIES", "false", "security.W012"),
+        ],
+    )
+    def test_check_deploy__warns_when_a_switch_is_off(self, variable, value, warning):
+        result = manage("check", "--deploy", env={**PRODUCTION, variable: value})
+        assert warning in result.stderr + result.stdout
+
+    def test_collectstatic__builds_the_manifest_whitenoise_serves(self, tmp_path):
+        # The Dockerfile's command, with its placeholder environment.
+        result = manage(
+            "collectstatic",
+            "--noinput",
+            "--verbosity",
+            "0",
+            env={
+                "DJANGO_SECRET_KEY": "collectstatic-only",
+                "DATABASE_URL": "postgresql://build@localhost/build",
+            },
+        )
+        assert result.returncode == 0, result.stderr
+        manifest = json.loads((ROOT / "staticfiles" / "staticfiles.json").read_text())
+        hashed = manifest["paths"]["admin/css/base.css"]
+        assert re.fullmatch(r"admin/css/base\.[0-9a-f]{12}\.css", hashed)
+        assert (ROOT / "staticfiles" / f"{hashed}.gz").exists()
+
+
+@pytest.fixture(scope="module")
+def initialised(throwaway_postgres):
+    """Run docker/postgres/initdb the way the postgres image does."""
+    server = throwaway_postgres
+    server.create_database("counseling_platform")
+    env = {
+        **os.environ,
+        "PATH": f"{binaries()}:{os.environ['PATH']}",
+        "PGHOST": "127.0.0.1",
+        "PGPORT": str(server.port),
+        "PGPASSWORD": server.password,
+        "POSTGRES_USER": "counseling",
+        "POSTGRES_PASSWORD": server.password,
+        "POSTGRES_DB": "counseling_platform",
+        "APP_DB_USER": "counseling_app",
+        "APP_DB_PASSWORD": "app-pass-1",
+    }
+    for script in sorted((ROOT / "docker/postgres/initdb").iterdir()):
+        subprocess.run(["bash", script], env=env, check=True, capture_output=True)
+    with psycopg.connect(server.url("counseling_platform"), autocommit=True) as c:
+        c.execute("CREATE ROLE intruder LOGIN PASSWORD 'intruder-1'")
+    return server
+
+
+class TestInitScripts:
+    """docker/postgres/initdb, run the way the postgres image runs it."""
+
+    def url(self, server, user, password, database="counseling_platform"):
+        return f"postgresql://{user}:{password}@127.0.0.1:{server.port}/{database}"
+
+    def test_app_role__has_least_privilege(self, initialised):
+        with psycopg.connect(initialised.url("counseling_platform")) as conn:
+            row = conn.execute(
+                "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, "
+                "rolbypassrls, rolcanlogin FROM pg_roles "
+                "WHERE rolname = 'counseling_app'"
+            ).fetchone()
+        assert row == (False, False, False, False, False, True)
+
+    def test_app_role__can_run_the_migrations_and_serve(self, initialised):
+        url = self.url(initialised, "counseling_app", "app-pass-1")
+        result = manage("migrate", "--noinput", env={"DATABASE_URL": url, **_secret()})
+        assert result.returncode == 0, result.stderr
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                "INSERT INTO users (username, password_hash) VALUES (%s, 'x')",
+                ["\\a\\b"],
+            )
+            assert conn.execute("SELECT count(*) FROM users").fetchone() == (1,)
+
+    def test_others__cannot_connect_to_the_app_database(self, initialised):
+        with pytest.raises(psycopg.OperationalError, match="permission denied"):
+            psycopg.connect(self.url(initialised, "intruder", "intruder-1"))
+
+    def test_others__cannot_create_in_public_of_new_databases(self, initialised):
+        initialised.create_database("other")
+        with (
+            psycopg.connect(
+                self.url(initialised, "intruder", "intruder-1", "other")
+            ) as conn,
+            pytest.raises(psycopg.errors.InsufficientPrivilege),
+        ):
+            conn.execute("CREATE TABLE public.squat (x int)")
+
+
+class TestLogging:
+    @pytest.fixture
+    def stdout_log(self):
+        """Capture what the configured stdout handler writes."""
+        handler = next(
+            h
+            for h in logging.getLogger().handlers
+            if any(isinstance(f, RedactSecretsFilter) for f in h.filters)
+        )
+        stream = io.StringIO()
+        previous = handler.setStream(stream)
+        yield stream
+        handler.setStream(previous)
+
+    def test_a_dsn__is_logged_without_its_password(self, stdout_log):
+        logging.getLogger("tests").warning(
+            "connecting to %s", "postgresql://app:Sup3r-Secret@db:5432/app"
+        )
+        line = stdout_log.getvalue()
+        assert "Sup3r-Secret" not in line
+        assert "postgresql://app:********@db:5432/app" in line
+
+    def test_a_failed_connection__is_logged_on_one_line_without_secrets(
+        self, stdout_log
+    ):
+        dsn = "postgresql://app:Sup3r-Secret@127.0.0.1:1/app"
+        try:
+            psycopg.connect(dsn, connect_timeout=2)
+        except psycopg.OperationalError:
+            logging.getLogger("tests").exception("could not connect with %s", dsn)
+        output = stdout_log.getvalue()
+        assert "Sup3r-Secret" not in output
+        assert output.count("\n") == 1
+        assert "Traceback" in output  # kept, on the same line
+
+    def test_password_hashes_and_settings__are_redacted(self, stdout_log, user):
+        logger = logging.getLogger("tests")
+        logger.error("user %s has %s", user.username, user.password)
+        logger.error("settings: %s", {"PASSWORD": "Sup3r-Secret", "USER": "app"})
+        logger.error("conninfo: host=db password=Sup3r-Secret user=app")
+        output = stdout_log.getvalue()
+        assert user.password not in output
+        assert "Sup3r-Secret" not in output
+        assert "\\uni\\jsmith" in output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("postgresql://u:p%40ss@h/d", "postgresql://u:********@h/d"),
+        ("password=hunter2 user=x", "password=******** user=x"),
+        ("{'PASSWORD': 'hunter2'}", "{'PASSWORD': ********}"),
+        ("bcrypt_sha256$$2b$12$abc/def", "********"),
+        ("pbkdf2_sha256$1000000$salt$hash=", "********"),
+        ("nothing to hide here", "nothing to hide here"),
+    ],
+)
+def test_redact(text, expected):
+    assert redact(text) == expected
+
+
+def _secret():
+    return {"DJANGO_SECRET_KEY": "init-script-test-secret"}
