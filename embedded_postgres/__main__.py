@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(command: list[str], **env: str) -> int:
     child = subprocess.Popen(command, env={**os.environ, **env})  # noqa: S603
+    # `kill` or a service manager: stop the command, then (in main) the server.
+    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
     while True:
         try:
             return child.wait()
