@@ -6,4 +6,9 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_wsgi_application()
+# Django first (it sets up the apps), then the probes ahead of it.
+django_application = get_wsgi_application()
+
+from health.wsgi import serve_probes  # noqa: E402
+
+application = serve_probes(django_application)

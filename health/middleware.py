@@ -13,8 +13,6 @@ from health import views
 
 logger = logging.getLogger(__name__)
 
-PROBES = {"/health": views.health, "/health/live": views.live}
-
 
 class ProbeMiddleware:
     """Answer `/health` and `/health/live` before any other middleware runs.
@@ -28,10 +26,9 @@ class ProbeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        probe = PROBES.get(request.path_info)
-        if probe is None:
+        if request.path_info not in views.PROBES:
             return self.get_response(request)
-        return probe(request)
+        return views.probe(request)
 
 
 class DatabaseUnavailableMiddleware:

@@ -1,13 +1,17 @@
-"""The readiness (`/health`) and liveness (`/health/live`) probes."""
+"""The readiness (`/health`) and liveness (`/health/live`) probes.
+
+Each probe is a function returning a status and a JSON body; `health.middleware`
+serves them through Django, and `health.wsgi` ahead of it under gunicorn.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable
 from http import HTTPStatus
 
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from health_check.exceptions import HealthCheckException
 
@@ -15,10 +19,12 @@ from health.checks import Database
 
 logger = logging.getLogger(__name__)
 
+Answer = tuple[HTTPStatus, dict[str, str]]
+# A probe's answer is never to be cached.
+HEADERS = {"Cache-Control": "no-store"}
 
-@never_cache
-@require_safe
-def health(request: HttpRequest) -> JsonResponse:
+
+def readiness() -> Answer:
     """Report whether the database answers, within the check's deadline."""
     try:
         Database().run()
@@ -29,8 +35,8 @@ def health(request: HttpRequest) -> JsonResponse:
         logger.exception("unexpected error in the database health check")
         error = "unknown error"
     else:
-        return _response(HTTPStatus.OK, status="healthy", database="connected")
-    return _response(
+        return _answer(HTTPStatus.OK, status="healthy", database="connected")
+    return _answer(
         HTTPStatus.SERVICE_UNAVAILABLE,
         status="unhealthy",
         database="disconnected",
@@ -38,13 +44,23 @@ def health(request: HttpRequest) -> JsonResponse:
     )
 
 
-@never_cache
-@require_safe
-def live(request: HttpRequest) -> JsonResponse:
+def liveness() -> Answer:
     """Report that the process serves requests, without touching the database."""
-    return _response(HTTPStatus.OK, status="alive")
+    return _answer(HTTPStatus.OK, status="alive")
 
 
-def _response(code: HTTPStatus, **body: str) -> JsonResponse:
-    body["timestamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return JsonResponse(body, status=code)
+PROBES: dict[str, Callable[[], Answer]] = {
+    "/health": readiness,
+    "/health/live": liveness,
+}
+
+
+@require_safe
+def probe(request: HttpRequest) -> JsonResponse:
+    code, body = PROBES[request.path_info]()
+    return JsonResponse(body, status=code, headers=HEADERS)
+
+
+def _answer(code: HTTPStatus, **body: str) -> Answer:
+    body["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return code, body
