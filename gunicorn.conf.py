@@ -1,9 +1,39 @@
 """gunicorn settings, from the environment, with defaults for a small machine."""
 
 import os
+import subprocess
 import sys
+from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+# Loads the settings, and prints a configuration mistake as its one line.
+CHECK_SETTINGS = """
+import sys
+from django.core.exceptions import ImproperlyConfigured
+try:
+    import config.settings
+except ImproperlyConfigured as exc:
+    sys.exit(f"Configuration error: {exc}")
+"""
+
+
+def _check_settings() -> None:
+    """Stop start-up on a configuration mistake, in one line, before any worker.
+
+    The settings are loaded in a short-lived child rather than in the master: a
+    master without Django and psycopg stays 14 MiB smaller (#6), and it holds no
+    database pool to share across the fork.
+    """
+    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", CHECK_SETTINGS],
+        cwd=Path(__file__).resolve().parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        sys.exit(result.stderr.strip())
 
 
 def _positive_int(name: str, default: int) -> int:
@@ -13,24 +43,15 @@ def _positive_int(name: str, default: int) -> int:
     return int(value)
 
 
-# Check the Django settings in the master, so that a configuration mistake stops
-# start-up with one line rather than a traceback from every worker that boots.
-# This loads settings and apps only: no database connection is opened here, so
-# there is no psycopg pool to be shared across the fork.
-try:
-    import django
-    from django.core.exceptions import ImproperlyConfigured
-
-    django.setup()
-except ImproperlyConfigured as exc:
-    sys.exit(f"Configuration error: {exc}")
+_check_settings()
 
 wsgi_app = "config.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# 2 workers x 4 threads serve a 2-core machine; each worker has its own pool.
+# 2 workers x 2 threads for a 2-core machine; each worker has its own pool. More
+# threads per worker lost throughput to GIL hand-offs in `make bench` (#6).
 workers = _positive_int("GUNICORN_WORKERS", 2)
 worker_class = "gthread"
-threads = _positive_int("GUNICORN_THREADS", 4)
+threads = _positive_int("GUNICORN_THREADS", 2)
 # A request never needs this long: the database waits are bounded (pool 3 s,
 # connect 2 s, /health 2 s).
 timeout = _positive_int("GUNICORN_TIMEOUT", 30)

@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import ROOT, App, freeze, thaw
 
-PROBES = 8  # concurrent probes: more than the 2 workers x 4 threads can serve at once
+PROBES = 8  # concurrent probes: twice what 2 workers x 2 threads serve at once
 PASSWORD = "outage-test-pass-1"
 
 
