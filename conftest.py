@@ -45,7 +45,9 @@ def pytest_unconfigure(config):
 def _test_settings(settings):
     # bcrypt at 12 rounds costs ~0.25 s a hash; tests of hashing ask for it again.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # Pages render without `collectstatic` (the manifest storage needs it).
+    # Pages render without `collectstatic` (the manifest storage needs it), and
+    # WhiteNoise looks for no collected files (gunicorn-served tests collect them).
+    settings.STATIC_ROOT = None
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {

@@ -5,13 +5,20 @@ import json
 from http import HTTPStatus
 
 import pytest
+from django.core.wsgi import get_wsgi_application
 
-from config.wsgi import application
+from health.wsgi import serve_probes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def call(method, path, host="10.0.3.17:8000"):
+@pytest.fixture
+def application():
+    """The stack of config/wsgi.py, built under the tests' settings."""
+    return serve_probes(get_wsgi_application())
+
+
+def call(application, method, path, host="10.0.3.17:8000"):
     environ = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
@@ -34,22 +41,22 @@ def call(method, path, host="10.0.3.17:8000"):
 
 
 class TestServeProbes:
-    def test_get_health__answers_the_contract_for_any_host(self):
-        status, headers, body = call("GET", "/health")
+    def test_get_health__answers_the_contract_for_any_host(self, application):
+        status, headers, body = call(application, "GET", "/health")
         assert status == HTTPStatus.OK
         assert headers["Content-Type"] == "application/json"
         assert headers["Cache-Control"] == "no-store"
         assert headers["Content-Length"] == str(len(body))
         assert json.loads(body)["status"] == "healthy"
 
-    def test_head__has_the_headers_and_no_body(self):
-        status, headers, body = call("HEAD", "/health/live")
+    def test_head__has_the_headers_and_no_body(self, application):
+        status, headers, body = call(application, "HEAD", "/health/live")
         assert status == HTTPStatus.OK
         assert headers["Content-Type"] == "application/json"
         assert body == b""
 
-    def test_other_methods__go_to_django_which_refuses_them(self):
-        assert call("POST", "/health")[0] == HTTPStatus.METHOD_NOT_ALLOWED
+    def test_other_methods__go_to_django_which_refuses_them(self, application):
+        assert call(application, "POST", "/health")[0] == HTTPStatus.METHOD_NOT_ALLOWED
 
-    def test_other_paths__go_to_django_and_its_host_validation(self):
-        assert call("GET", "/admin/login/")[0] == HTTPStatus.BAD_REQUEST
+    def test_other_paths__go_to_django_and_its_host_validation(self, application):
+        assert call(application, "GET", "/admin/login/")[0] == HTTPStatus.BAD_REQUEST
