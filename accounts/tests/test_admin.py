@@ -87,46 +87,34 @@ class TestChangelist:
 
 
 class TestAddForm:
-    def test_creates_a_user_with_a_confirmed_password(self, admin_client):
-        response = admin_client.post(
+    @staticmethod
+    def add(client, username="\\uni\\new", password2="a-long-pass-phrase"):
+        return client.post(
             "/admin/accounts/user/add/",
             {
-                "username": "\\uni\\new",
+                "username": username,
                 "usable_password": "true",
                 "password1": "a-long-pass-phrase",
-                "password2": "a-long-pass-phrase",
+                "password2": password2,
             },
         )
+
+    def test_creates_a_user_with_a_confirmed_password(self, admin_client):
+        response = self.add(admin_client)
         assert response.status_code == HTTPStatus.FOUND
         assert User.objects.get(username="\\uni\\new").check_password(
             "a-long-pass-phrase"
         )
 
     def test_refuses_mismatched_passwords(self, admin_client):
-        response = admin_client.post(
-            "/admin/accounts/user/add/",
-            {
-                "username": "\\uni\\new",
-                "usable_password": "true",
-                "password1": "a-long-pass-phrase",
-                "password2": "another-pass-phrase",
-            },
-        )
+        response = self.add(admin_client, password2="another-pass-phrase")
         assert response.status_code == HTTPStatus.OK
         assert "password2" in response.context["adminform"].form.errors
         assert not User.objects.filter(username="\\uni\\new").exists()
 
     @pytest.mark.parametrize("username", ["alice", "\\corp＼alice", "\\UNI\\JSMITH"])
     def test_refuses_a_bad_or_taken_username(self, admin_client, students, username):
-        response = admin_client.post(
-            "/admin/accounts/user/add/",
-            {
-                "username": username,
-                "usable_password": "true",
-                "password1": "a-long-pass-phrase",
-                "password2": "a-long-pass-phrase",
-            },
-        )
+        response = self.add(admin_client, username=username)
         assert response.status_code == HTTPStatus.OK
         assert "username" in response.context["adminform"].form.errors
         assert User.objects.count() == 4
