@@ -7,6 +7,7 @@ listens on 127.0.0.1 only (no Unix socket) and requires a password.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pwd
 import secrets
@@ -83,14 +84,13 @@ class EmbeddedPostgres:
     def __init__(
         self, root: Path | str, port: int | None = None, *, durable: bool = True
     ) -> None:
-        self.root = Path(root).resolve()
+        self.user = _server_user()
+        self.root = self._reachable_root(Path(root).absolute()).resolve()
         self.data = self.root / "data"
         self.log = self.root / "server.log"
-        self.requested_port = port
         self.port = port
         # A throwaway test cluster does not need to survive a power cut.
         self.durable = durable
-        self.user = _server_user()
         self.bin = self._reachable_binaries()
 
     # -- public API --------------------------------------------------------------
@@ -210,6 +210,32 @@ class EmbeddedPostgres:
             **kwargs,
         )
 
+    def _reachable_root(self, root: Path) -> Path:
+        """Return `root`, made a link to a folder the server user can reach if needed.
+
+        As root, a new cluster under a private (0700) home folder would be out of
+        reach of the unprivileged user: it then lives in /var/tmp (kept across
+        reboots, unlike /tmp), and `root` links to it.
+        """
+        if (
+            self.user is None
+            or root.exists()
+            or root.is_symlink()
+            or self._user_can("-x", root.parent)
+        ):
+            return root
+        # A fixed shared path: refuse one that someone else made or redirected.
+        home = Path("/var/tmp/embedded-postgres")  # noqa: S108
+        home.mkdir(mode=0o755, exist_ok=True)
+        if home.is_symlink() or home.lstat().st_uid != os.geteuid():
+            raise EmbeddedPostgresError(f"{home} is not ours: remove it")
+        digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+        target = home / f"{root.name.lstrip('.')}-{digest}"
+        target.mkdir(exist_ok=True)
+        root.parent.mkdir(parents=True, exist_ok=True)
+        root.symlink_to(target, target_is_directory=True)
+        return root
+
     def _reachable_binaries(self) -> Path:
         """Return binaries the server user can execute.
 
@@ -261,8 +287,8 @@ class EmbeddedPostgres:
             if not self._user_can("-w", self.root):
                 raise EmbeddedPostgresError(
                     f"the OS user {self.user.pw_name!r} that runs PostgreSQL cannot "
-                    f"reach {self.root}: move the checkout out of a private (0700) "
-                    "folder, or set DATABASE_URL"
+                    f"reach {self.root}: remove it (a new one is placed where that "
+                    "user can reach it), or set DATABASE_URL"
                 )
         self._run(
             self.bin / "initdb",

@@ -74,6 +74,20 @@ class TestEmbeddedPostgres:
         assert other.port == server.port
         assert server_version(other.url()).startswith("16.")
 
+    def test_start__works_under_a_private_folder(self, cluster_root):
+        """As root, a cluster under a 0700 folder moves to /var/tmp, linked."""
+        private = cluster_root / "home"
+        private.mkdir(mode=0o700)
+        server = EmbeddedPostgres(private / "checkout" / ".pgdata", durable=False)
+        try:
+            server.start()
+            assert server_version(server.url()).startswith("16.")
+            link = private / "checkout" / ".pgdata"
+            assert link.is_symlink() == (os.geteuid() == 0)
+            assert link.resolve() == server.root
+        finally:
+            server.remove()  # the cluster itself, wherever it lives
+
     def test_restart__keeps_the_port(self, server):
         server.start()
         port, pid = server.port, server.pid
