@@ -35,35 +35,18 @@ def _bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false")
 
 
-def _positive_int(name: str, default: int) -> int:
+def _number(name: str, default: float, *, cast=int, minimum: float = 1) -> float:
+    """Read a number of at least `minimum` (an int unless `cast` says otherwise)."""
     try:
-        value = env.int(name, default=default)
+        value = cast(env.str(name, default=str(default)))
     except ValueError:
-        value = 0
-    if value < 1:
-        raise ImproperlyConfigured(f"{name} must be a positive integer")
-    return value
-
-
-def _non_negative_int(name: str, default: int) -> int:
-    try:
-        value = env.int(name, default=default)
-    except ValueError:
-        value = -1
-    if value < 0:
+        value = None
+    if value is None or not value >= minimum:  # `not >=` also refuses NaN
+        expected = {(int, 1): "a positive integer", (int, 0): "a whole number >= 0"}
         raise ImproperlyConfigured(
-            f"{name} must be a whole number of seconds, 0 or more"
+            f"{name} must be "
+            + expected.get((cast, minimum), f"a number of at least {minimum}")
         )
-    return value
-
-
-def _positive_float(name: str, default: float) -> float:
-    try:
-        value = env.float(name, default=default)
-    except ValueError:
-        value = 0
-    if not value > 0:
-        raise ImproperlyConfigured(f"{name} must be a positive number of seconds")
     return value
 
 
@@ -155,16 +138,16 @@ TEMPLATES = [
 # pool_size 5 -> min_size 5, pool_size + max_overflow 10 -> max_size 15, pre_ping ->
 # a health check of each connection as it leaves the pool.
 
-DB_POOL_MIN_SIZE = _positive_int("DB_POOL_MIN_SIZE", default=5)
-DB_POOL_MAX_SIZE = _positive_int("DB_POOL_MAX_SIZE", default=15)
+DB_POOL_MIN_SIZE = _number("DB_POOL_MIN_SIZE", 5)
+DB_POOL_MAX_SIZE = _number("DB_POOL_MAX_SIZE", 15)
 if DB_POOL_MIN_SIZE > DB_POOL_MAX_SIZE:
     raise ImproperlyConfigured(
         f"DB_POOL_MIN_SIZE ({DB_POOL_MIN_SIZE}) must not exceed "
         f"DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE})"
     )
 # The pool waits 30 s by default: far too long for a request when the database is gone.
-DB_POOL_TIMEOUT = _positive_float("DB_POOL_TIMEOUT", default=3.0)
-DB_CONNECT_TIMEOUT = _positive_int("DB_CONNECT_TIMEOUT", default=2)
+DB_POOL_TIMEOUT = _number("DB_POOL_TIMEOUT", 3.0, cast=float, minimum=0.1)
+DB_CONNECT_TIMEOUT = _number("DB_CONNECT_TIMEOUT", 2)
 
 DATABASES = {
     "default": {
@@ -232,7 +215,7 @@ STORAGES = {
 # and turn these off. The probes stay on plain HTTP (health.middleware).
 
 SECURE_SSL_REDIRECT = _bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-SECURE_HSTS_SECONDS = _non_negative_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000)
+SECURE_HSTS_SECONDS = _number("DJANGO_SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool(
     "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True
 )

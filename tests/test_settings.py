@@ -58,7 +58,14 @@ BAD_CONFIGURATIONS = [
         {"DB_POOL_MIN_SIZE": "20", "DB_POOL_MAX_SIZE": "10"},
         "DB_POOL_MIN_SIZE (20) must not exceed DB_POOL_MAX_SIZE (10)",
     ),
-    ({"DB_POOL_TIMEOUT": "soon"}, "DB_POOL_TIMEOUT must be a positive number"),
+    ({"DB_POOL_TIMEOUT": "soon"}, "DB_POOL_TIMEOUT must be a number of at least 0.1"),
+    ({"DB_POOL_TIMEOUT": "nan"}, "DB_POOL_TIMEOUT must be a number of at least 0.1"),
+    ({"DB_CONNECT_TIMEOUT": "1.5"}, "DB_CONNECT_TIMEOUT must be a positive integer"),
+    (
+        {"DJANGO_SECURE_HSTS_SECONDS": "-1"},
+        "DJANGO_SECURE_HSTS_SECONDS must be a whole number >= 0",
+    ),
+    ({"DJANGO_LOG_LEVEL": "LOUD"}, "DJANGO_LOG_LEVEL must be one of"),
 ]
 
 
