@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import ROOT, App, freeze, thaw
 
-PROBES = 8  # concurrent probes: twice what 2 workers x 2 threads serve at once
+PROBES = 16  # concurrent probes: 4 times what 2 workers x 2 threads serve at once
 PASSWORD = "outage-test-pass-1"
 
 
