@@ -89,13 +89,18 @@ def test_stopped__503_within_1s_then_200_within_2s_of_restart(
         sequential = [app.get("/health", timeout=5) for _ in range(5)]
         concurrent = probe_concurrently(app)
         live = app.get("/health/live")
+        page = app.get("/admin/", headers=session_cookie, timeout=10)
     finally:
         server.start()
     worst = assert_unavailable(
         sequential + concurrent, "connection refused", within=1.0, server=server
     )
     assert live[0] == HTTPStatus.OK
+    # The app's pages: a 503 after the pool's 3 s wait, not a 500 or a hang.
+    assert page[0] == HTTPStatus.SERVICE_UNAVAILABLE, page
+    assert page[2] < 5.0
     measure(f"stopped: 503 in at most {worst * 1000:.0f} ms ({PROBES} concurrent)")
+    measure(f"stopped: an admin page answered 503 after {page[2] * 1000:.0f} ms")
     measure(f"restarted: 200 after {seconds_until_healthy(app) * 1000:.0f} ms")
 
     # The app's own requests: stale pooled connections fail their check and are
