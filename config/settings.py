@@ -55,8 +55,9 @@ def _database(name: str) -> dict:
     url = env.str(name, default="")
     if not url:
         raise ImproperlyConfigured(
-            f"{name} is not set: give a postgresql:// URL, or use `make run` and "
-            "`make test`, which start an embedded PostgreSQL 16"
+            f"{name} is not set: give a postgresql:// URL (see .env.example), or "
+            "use `make run`, `make test` or `make manage ARGS=...`, which start "
+            "an embedded PostgreSQL 16"
         )
     scheme = urlsplit(url).scheme
     if scheme not in POSTGRES_SCHEMES:
