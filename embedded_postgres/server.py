@@ -186,12 +186,6 @@ class EmbeddedPostgres:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self) -> EmbeddedPostgres:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     # -- internals ---------------------------------------------------------------
 
     def _run(self, *args: object, check: bool = True) -> subprocess.CompletedProcess:
