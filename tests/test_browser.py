@@ -89,6 +89,7 @@ def test_admin__log_in_list_search_and_block(app, browser):
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     wait.until(expected_conditions.title_contains("Site administration"))
+    wait.until(lambda b: b.execute_script("return document.readyState") == "complete")
 
     # The stylesheet loaded and applies: the header has the admin's colour.
     header = browser.execute_script(
@@ -101,14 +102,14 @@ def test_admin__log_in_list_search_and_block(app, browser):
     assert any("/static/admin/css/base." in href for href in sheets), sheets
 
     browser.get(f"{base}/admin/accounts/user/")
-    rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    rows = wait.until(result_rows)
     assert len(rows) == 4
 
     search = browser.find_element(By.ID, "searchbar")
     search.send_keys("JSMITH")
     search.submit()
     wait.until(expected_conditions.url_contains("q=JSMITH"))
-    rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    rows = wait.until(result_rows)
     assert [r.find_element(By.CSS_SELECTOR, "th").text for r in rows] == [
         "\\uni\\jsmith"
     ]
@@ -128,6 +129,15 @@ def test_admin__log_in_list_search_and_block(app, browser):
             "SELECT username FROM users WHERE is_blocked ORDER BY username"
         ).fetchall()
     assert blocked == [("\\uni\\jsmith",)]
+
+
+def result_rows(browser):
+    """Return the rows of the change list once the page has rendered it, else False.
+
+    `browser.get()` may return before the list is in the DOM: asserting on an
+    immediate `find_elements` failed 2 runs in 11 (#13).
+    """
+    return browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr") or False
 
 
 def _env(extra):
