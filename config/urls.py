@@ -1,5 +1,5 @@
-"""URLs of the platform. `/health` and `/health/live` are served by
-`health.middleware.ProbeMiddleware`, ahead of host validation."""
+"""URLs of the platform. `/health` and `/health/live` are answered ahead of Django by
+`health.probes.serve_probes` (config/wsgi.py)."""
 
 from django.contrib import admin
 from django.urls import path

@@ -13,19 +13,35 @@ from health_check import checks
 from health_check.exceptions import ServiceUnavailable
 from psycopg_pool import PoolTimeout
 
-from health.ping import ping, probing
+from config.pool import ping, unchecked
 
 logger = logging.getLogger(__name__)
 
 # A warm pool has an idle connection at once (2 threads per worker cannot use up
 # 15); waiting longer only delays the answer when the server is down.
 POOL_WAIT = 0.02
-# After a probe timed out, later probes answer at once for this long: a frozen
-# server would otherwise hold each probe's worker thread for the full deadline,
-# and probes queued behind them would answer late.
-TIMEOUT_MEMORY = 1.0
 
-_timed_out_until = 0.0
+
+class CoolOff:
+    """Repeat a failure's reason, without trying again, for `seconds` after it.
+
+    A frozen server would otherwise hold each probe's worker thread for the full
+    deadline, and probes queued behind them would answer late.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._reason = ""
+        self._until = 0.0
+
+    @property
+    def reason(self) -> str:
+        """Return the reason of a failure within the last `seconds`, else ''."""
+        return self._reason if monotonic() < self._until else ""
+
+    def start(self, reason: str) -> None:
+        self._reason = reason
+        self._until = monotonic() + self.seconds
 
 
 @dataclasses.dataclass
@@ -41,10 +57,12 @@ class Database(checks.Database):
     # connection waits this long; a direct connection waits POOL_WAIT plus libpq's
     # 2 s minimum connect_timeout.
     timeout = datetime.timedelta(seconds=2)
+    # One per process: every probe of a worker shares what the last one learnt.
+    cool_off = CoolOff(seconds=1.0)
 
     def run(self) -> None:
-        if monotonic() < _timed_out_until:
-            raise ServiceUnavailable("timeout")
+        if reason := self.cool_off.reason:
+            raise ServiceUnavailable(reason)
         deadline = monotonic() + self.timeout.total_seconds()
         wrapper = connections[self.alias]
         try:
@@ -60,7 +78,7 @@ class Database(checks.Database):
     def _ping_pooled(self, pool, deadline: float) -> None:
         pool.open()  # Django opens it lazily, at its first connection
         try:
-            with probing():
+            with unchecked():
                 conn = pool.getconn(timeout=POOL_WAIT)
         except PoolTimeout:
             raise _NoPooledConnection from None
@@ -77,12 +95,11 @@ class Database(checks.Database):
             pool.putconn(conn)
 
     def _fail(self, exc: psycopg.Error) -> None:
-        global _timed_out_until
         # psycopg's messages name the host and port: fine for the log, not a client.
         logger.warning("database health check failed: %s", exc)
         reason = category(exc)
         if reason == "timeout":
-            _timed_out_until = monotonic() + TIMEOUT_MEMORY
+            self.cool_off.start(reason)
         raise ServiceUnavailable(reason) from exc
 
 

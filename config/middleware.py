@@ -1,4 +1,4 @@
-"""Middleware for availability: the probes, and a 503 when the database is away."""
+"""Middleware of the whole site."""
 
 from __future__ import annotations
 
@@ -9,26 +9,7 @@ from http import HTTPStatus
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
-from health import views
-
 logger = logging.getLogger(__name__)
-
-
-class ProbeMiddleware:
-    """Answer `/health` and `/health/live` before any other middleware runs.
-
-    Load balancers and orchestrators probe by IP address over plain HTTP, so the
-    probes must not depend on `ALLOWED_HOSTS` or `SECURE_SSL_REDIRECT`; every other
-    path still does. Skipping the rest of the stack also keeps a probe cheap.
-    """
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info not in views.PROBES:
-            return self.get_response(request)
-        return views.probe(request)
 
 
 class DatabaseUnavailableMiddleware:
