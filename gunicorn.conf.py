@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import integer
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 # Loads the settings, and prints a configuration mistake as its one line.
@@ -25,7 +29,7 @@ def _check_settings() -> None:
     master without Django and psycopg stays 14 MiB smaller (#6), and it holds no
     database pool to share across the fork.
     """
-    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+    result = subprocess.run(  # noqa: S603 - this interpreter and project code
         [sys.executable, "-c", CHECK_SETTINGS],
         cwd=Path(__file__).resolve().parent,
         capture_output=True,
@@ -47,16 +51,19 @@ _check_settings()
 
 wsgi_app = "config.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
-# 2 workers x 2 threads for a 2-core machine; each worker has its own pool. More
-# threads per worker lost throughput to GIL hand-offs in `make bench` (#6).
-workers = _positive_int("GUNICORN_WORKERS", 2)
-worker_class = "gthread"
-threads = _positive_int("GUNICORN_THREADS", 2)
-# A request never needs this long: the database waits are bounded (pool 3 s,
-# connect 2 s, /health 2 s).
-timeout = _positive_int("GUNICORN_TIMEOUT", 30)
-graceful_timeout = _positive_int("GUNICORN_GRACEFUL_TIMEOUT", 20)
-keepalive = _positive_int("GUNICORN_KEEPALIVE", 5)
+try:
+    # 2 workers x 2 threads for a 2-core machine; each worker has its own pool.
+    # More threads per worker lost throughput to GIL hand-offs in `make bench` (#6).
+    workers = integer("GUNICORN_WORKERS", 2)
+    worker_class = "gthread"
+    threads = integer("GUNICORN_THREADS", 2)
+    # A request never needs this long: the database waits are bounded (pool 3 s,
+    # connect 2 s, /health 2 s).
+    timeout = integer("GUNICORN_TIMEOUT", 30)
+    graceful_timeout = integer("GUNICORN_GRACEFUL_TIMEOUT", 20)
+    keepalive = integer("GUNICORN_KEEPALIVE", 5)
+except ImproperlyConfigured as exc:
+    sys.exit(f"Configuration error: {exc}")
 accesslog = "-"
 errorlog = "-"
 # No preload: each worker creates its own psycopg pool after the fork.

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from health.ping import check_connection
+from config.env import boolean, integer, number
+from config.pool import check_connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,32 +23,6 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
 POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
-
-
-def _bool(name: str, default: bool) -> bool:
-    # env.bool() reads any unknown word as false; a typo must not turn debug off
-    # (or on) silently.
-    value = env.str(name, default=str(default)).strip().lower()
-    if value in {"true", "1", "yes", "on"}:
-        return True
-    if value in {"false", "0", "no", "off", ""}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false")
-
-
-def _number(name: str, default: float, *, cast=int, minimum: float = 1) -> float:
-    """Read a number of at least `minimum` (an int unless `cast` says otherwise)."""
-    try:
-        value = cast(env.str(name, default=str(default)))
-    except ValueError:
-        value = None
-    if value is None or not value >= minimum:  # `not >=` also refuses NaN
-        expected = {(int, 1): "a positive integer", (int, 0): "a whole number >= 0"}
-        raise ImproperlyConfigured(
-            f"{name} must be "
-            + expected.get((cast, minimum), f"a number of at least {minimum}")
-        )
-    return value
 
 
 def _database(name: str) -> dict:
@@ -79,7 +54,7 @@ def _database(name: str) -> dict:
 
 # --- Core ------------------------------------------------------------------------
 
-DEBUG = _bool("DJANGO_DEBUG", default=False)
+DEBUG = boolean("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
@@ -104,7 +79,6 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "health.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -113,7 +87,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "health.middleware.DatabaseUnavailableMiddleware",
+    "config.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -139,16 +113,16 @@ TEMPLATES = [
 # pool_size 5 -> min_size 5, pool_size + max_overflow 10 -> max_size 15, pre_ping ->
 # a health check of each connection as it leaves the pool.
 
-DB_POOL_MIN_SIZE = _number("DB_POOL_MIN_SIZE", 5)
-DB_POOL_MAX_SIZE = _number("DB_POOL_MAX_SIZE", 15)
+DB_POOL_MIN_SIZE = integer("DB_POOL_MIN_SIZE", 5)
+DB_POOL_MAX_SIZE = integer("DB_POOL_MAX_SIZE", 15)
 if DB_POOL_MIN_SIZE > DB_POOL_MAX_SIZE:
     raise ImproperlyConfigured(
         f"DB_POOL_MIN_SIZE ({DB_POOL_MIN_SIZE}) must not exceed "
         f"DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE})"
     )
 # The pool waits 30 s by default: far too long for a request when the database is gone.
-DB_POOL_TIMEOUT = _number("DB_POOL_TIMEOUT", 3.0, cast=float, minimum=0.1)
-DB_CONNECT_TIMEOUT = _number("DB_CONNECT_TIMEOUT", 2)
+DB_POOL_TIMEOUT = number("DB_POOL_TIMEOUT", 3.0, minimum=0.1)
+DB_CONNECT_TIMEOUT = integer("DB_CONNECT_TIMEOUT", 2)
 
 DATABASES = {
     "default": {
@@ -212,20 +186,20 @@ STORAGES = {
 
 # --- HTTPS ---------------------------------------------------------------------
 # Production-safe by default; `make run` and the tests serve plain HTTP on loopback
-# and turn these off. The probes stay on plain HTTP (health.middleware).
+# and turn these off. The probes stay on plain HTTP (health.probes).
 
-SECURE_SSL_REDIRECT = _bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-SECURE_HSTS_SECONDS = _number("DJANGO_SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool(
+SECURE_SSL_REDIRECT = boolean("DJANGO_SECURE_SSL_REDIRECT", default=True)
+SECURE_HSTS_SECONDS = integer("DJANGO_SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = boolean(
     "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True
 )
-SECURE_HSTS_PRELOAD = _bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _bool(
+SECURE_HSTS_PRELOAD = boolean("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = boolean(
     "DJANGO_SECURE_COOKIES", default=True
 )
 # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from
 # clients): only then may Django trust the header.
-if _bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+if boolean("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Logging ---------------------------------------------------------------------

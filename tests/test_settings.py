@@ -1,100 +1,190 @@
 """Configuration from the environment: parsing, the live pool, and bad values."""
 
 import os
+import runpy
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import psycopg
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
+from config import env as readers
 from config import settings as project_settings
-from health.ping import check_connection
+from config.pool import check_connection
+from tests.support import ROOT, child_env
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "s3cret-Pa55"
+GOOD = {
+    "DJANGO_SECRET_KEY": SECRET,
+    "DATABASE_URL": f"postgresql://app:{SECRET}@127.0.0.1:1/app",
+}
 
 
 def run(args, env, cwd=ROOT):
-    base = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DB_", "DATABASE_URL"))
-    }
     return subprocess.run(
         [sys.executable, *args],
-        env={
-            **base,
-            "DJANGO_SECRET_KEY": SECRET,
-            "DATABASE_URL": f"postgresql://app:{SECRET}@127.0.0.1:1/app",
-            **env,
-        },
+        env=child_env(**{**GOOD, **env}),
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
 
 
-BAD_CONFIGURATIONS = [
-    ({"DATABASE_URL": ""}, "DATABASE_URL is not set"),
-    (
-        {"DATABASE_URL": f"postgresql://app:{SECRET}@db:port/app"},
-        "DATABASE_URL is malformed",
-    ),
-    (
-        {"DATABASE_URL": f"mysql://app:{SECRET}@db/app"},
-        "DATABASE_URL must start with postgresql://",
-    ),
-    ({"DATABASE_URL": f"postgresql://app:{SECRET}@db/"}, "DATABASE_URL names no"),
-    ({"DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY is not set"),
-    ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG must be true or false"),
-    ({"DB_POOL_MIN_SIZE": "five"}, "DB_POOL_MIN_SIZE must be a positive integer"),
-    ({"DB_POOL_MAX_SIZE": "0"}, "DB_POOL_MAX_SIZE must be a positive integer"),
-    ({"DB_POOL_MIN_SIZE": "-1"}, "DB_POOL_MIN_SIZE must be a positive integer"),
-    (
-        {"DB_POOL_MIN_SIZE": "20", "DB_POOL_MAX_SIZE": "10"},
-        "DB_POOL_MIN_SIZE (20) must not exceed DB_POOL_MAX_SIZE (10)",
-    ),
-    ({"DB_POOL_TIMEOUT": "soon"}, "DB_POOL_TIMEOUT must be a number of at least 0.1"),
-    ({"DB_POOL_TIMEOUT": "nan"}, "DB_POOL_TIMEOUT must be a number of at least 0.1"),
-    ({"DB_CONNECT_TIMEOUT": "1.5"}, "DB_CONNECT_TIMEOUT must be a positive integer"),
-    (
-        {"DJANGO_SECURE_HSTS_SECONDS": "-1"},
-        "DJANGO_SECURE_HSTS_SECONDS must be a whole number >= 0",
-    ),
-    ({"DJANGO_LOG_LEVEL": "LOUD"}, "DJANGO_LOG_LEVEL must be one of"),
-]
+def load_settings(monkeypatch, **env):
+    """Execute config/settings.py afresh with only `env` of the project's variables."""
+    for name in os.environ.keys() - child_env().keys():
+        monkeypatch.delenv(name)
+    for name, value in {**GOOD, **env}.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(ROOT / "config" / "settings.py"))
 
 
-class TestBadConfiguration:
-    @pytest.mark.parametrize(("env", "message"), BAD_CONFIGURATIONS)
-    def test_manage_check__stops_with_one_line_naming_the_variable(self, env, message):
-        result = run(["manage.py", "check"], env)
-        assert result.returncode == 1
-        assert result.stderr.strip().splitlines() == [
-            f"Configuration error: {result.stderr.split(': ', 1)[1].strip()}"
-        ]
-        assert message in result.stderr
-        assert "Traceback" not in result.stderr + result.stdout
-        assert SECRET not in result.stderr + result.stdout
-
+class TestReaders:
     @pytest.mark.parametrize(
-        "command",
+        ("value", "expected"),
+        [("true", True), ("On", True), ("1", True), ("false", False), ("", False)],
+    )
+    def test_boolean__reads_the_usual_words(self, monkeypatch, value, expected):
+        monkeypatch.setenv("X_FLAG", value)
+        assert readers.boolean("X_FLAG", default=not expected) is expected
+
+    def test_boolean__refuses_other_words(self, monkeypatch):
+        monkeypatch.setenv("X_FLAG", "maybe")
+        with pytest.raises(
+            ImproperlyConfigured, match=r"^X_FLAG must be true or false$"
+        ):
+            readers.boolean("X_FLAG", default=False)
+
+    def test_defaults__apply_when_unset(self, monkeypatch):
+        monkeypatch.delenv("X_NUMBER", raising=False)
+        assert readers.integer("X_NUMBER", 7) == 7
+        assert readers.number("X_NUMBER", 0.5, minimum=0.1) == 0.5
+
+    @pytest.mark.parametrize("value", ["five", "1.5", "0", "-1", ""])
+    def test_integer__refuses_what_is_not_a_whole_number_at_least_1(
+        self, monkeypatch, value
+    ):
+        monkeypatch.setenv("X_NUMBER", value)
+        with pytest.raises(
+            ImproperlyConfigured,
+            match=r"^X_NUMBER must be a whole number of at least 1$",
+        ):
+            readers.integer("X_NUMBER", 5)
+
+    def test_integer__minimum_0_admits_0(self, monkeypatch):
+        monkeypatch.setenv("X_NUMBER", "0")
+        assert readers.integer("X_NUMBER", 5, minimum=0) == 0
+
+    @pytest.mark.parametrize("value", ["soon", "nan", "inf", "0.05", ""])
+    def test_number__refuses_what_is_not_a_finite_number_at_least_minimum(
+        self, monkeypatch, value
+    ):
+        monkeypatch.setenv("X_NUMBER", value)
+        with pytest.raises(
+            ImproperlyConfigured, match=r"^X_NUMBER must be a number of at least 0.1$"
+        ):
+            readers.number("X_NUMBER", 3.0, minimum=0.1)
+
+
+class TestSettingsModule:
+    @pytest.mark.parametrize(
+        ("env", "message"),
         [
-            ["manage.py", "migrate"],
-            ["-m", "gunicorn", "--config", "gunicorn.conf.py", "--check-config"],
+            ({"DATABASE_URL": ""}, "DATABASE_URL is not set: give a postgresql://"),
+            (
+                {"DATABASE_URL": f"postgresql://app:{SECRET}@db:port/app"},
+                "DATABASE_URL is malformed: expected postgresql://user:password@",
+            ),
+            (
+                {"DATABASE_URL": f"mysql://app:{SECRET}@db/app"},
+                "DATABASE_URL must start with postgresql:// (got the scheme 'mysql')",
+            ),
+            (
+                {"DATABASE_URL": f"postgresql://app:{SECRET}@db/"},
+                "DATABASE_URL names no database",
+            ),
+            (
+                {"DJANGO_SECRET_KEY": ""},
+                "DJANGO_SECRET_KEY is not set (it is required when DJANGO_DEBUG is "
+                "false)",
+            ),
+            ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG must be true or false"),
+            (
+                {"DB_POOL_MIN_SIZE": "five"},
+                "DB_POOL_MIN_SIZE must be a whole number of at least 1",
+            ),
+            (
+                {"DB_POOL_MIN_SIZE": "20", "DB_POOL_MAX_SIZE": "10"},
+                "DB_POOL_MIN_SIZE (20) must not exceed DB_POOL_MAX_SIZE (10)",
+            ),
+            (
+                {"DB_POOL_TIMEOUT": "nan"},
+                "DB_POOL_TIMEOUT must be a number of at least 0.1",
+            ),
+            (
+                {"DJANGO_SECURE_HSTS_SECONDS": "-1"},
+                "DJANGO_SECURE_HSTS_SECONDS must be a whole number of at least 0",
+            ),
+            (
+                {"DJANGO_LOG_LEVEL": "LOUD"},
+                "DJANGO_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+            ),
         ],
     )
-    def test_startup_commands__stop_with_the_same_line(self, command):
+    def test_bad_value__raises_naming_the_variable_not_the_secret(
+        self, monkeypatch, env, message
+    ):
+        with pytest.raises(ImproperlyConfigured) as raised:
+            load_settings(monkeypatch, **env)
+        assert str(raised.value).startswith(message)
+        assert SECRET not in str(raised.value)
+
+    def test_good_values__load(self, monkeypatch):
+        loaded = load_settings(monkeypatch, DB_POOL_TIMEOUT="0.5")
+        assert loaded["DATABASES"]["default"]["OPTIONS"]["pool"]["timeout"] == 0.5
+
+
+class TestStartupCommands:
+    """A configuration mistake stops each command with one line, no traceback."""
+
+    @pytest.mark.parametrize(
+        "command", [["manage.py", "check"], ["manage.py", "migrate"]]
+    )
+    def test_manage__stops_with_one_line(self, command):
         result = run(command, {"DATABASE_URL": f"mysql://app:{SECRET}@db/app"})
         assert result.returncode == 1
-        assert result.stderr.strip() == (
+        assert result.stderr.strip().splitlines() == [
             "Configuration error: DATABASE_URL must start with postgresql:// "
             "(got the scheme 'mysql')"
+        ]
+        assert SECRET not in result.stdout + result.stderr
+
+    @pytest.mark.parametrize(
+        ("env", "line"),
+        [
+            (
+                {"DATABASE_URL": f"mysql://app:{SECRET}@db/app"},
+                "Configuration error: DATABASE_URL must start with postgresql:// "
+                "(got the scheme 'mysql')",
+            ),
+            (
+                {"GUNICORN_THREADS": "two"},
+                "Configuration error: GUNICORN_THREADS must be a whole number of at "
+                "least 1",
+            ),
+        ],
+    )
+    def test_gunicorn__stops_with_one_line(self, env, line):
+        result = run(
+            ["-m", "gunicorn", "--config", "gunicorn.conf.py", "--check-config"], env
         )
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines() == [line]
 
 
 class TestDatabaseUrl:
