@@ -6,9 +6,8 @@ DJANGO_SETTINGS_MODULE is in the pytest configuration; so it is set here instead
 after DATABASE_URL, and pytest-django finishes the set-up in its pytest_configure.
 """
 
+import contextlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import environ
@@ -23,22 +22,19 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "insecure-key-for-the-test-suite-only
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("DJANGO_SECURE_COOKIES", "false")
 
-_server = None
+# Closed in pytest_unconfigure: the server lives as long as the session.
+_servers = contextlib.ExitStack()
 if os.environ.get("DATABASE_URL_TEST"):
     os.environ["DATABASE_URL"] = os.environ["DATABASE_URL_TEST"]
 else:
-    _root = Path(tempfile.mkdtemp(prefix="pg-test-"))
-    _root.chmod(0o755)
-    _server = EmbeddedPostgres(_root, durable=False).start()
+    _server = _servers.enter_context(EmbeddedPostgres.throwaway(prefix="pg-test-"))
     os.environ["DATABASE_URL"] = _server.url()
 os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
 django_settings.DATABASES  # noqa: B018 - load the settings now, with this database
 
 
 def pytest_unconfigure(config):
-    if _server is not None:
-        _server.stop()
-        shutil.rmtree(_server.root, ignore_errors=True)
+    _servers.close()
 
 
 @pytest.fixture(autouse=True)
@@ -54,19 +50,6 @@ def _test_settings(settings):
             "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         },
     }
-
-
-@pytest.fixture
-def cluster_root():
-    """Return a folder for a throwaway cluster that an unprivileged user can reach.
-
-    pytest's tmp_path lies under a 0700 folder, out of reach of the user that runs
-    PostgreSQL when the tests run as root.
-    """
-    root = Path(tempfile.mkdtemp(prefix="pg-test-"))
-    root.chmod(0o755)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

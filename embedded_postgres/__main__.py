@@ -10,18 +10,16 @@ is stopped when COMMAND ends, Ctrl-C included.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import environ
 
 from embedded_postgres.server import EmbeddedPostgres, EmbeddedPostgresError
-
-DATABASE_NAME = "counseling_platform"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,30 +40,36 @@ def main(argv: list[str] | None = None) -> int:
         print("Using DATABASE_URL from the environment.", file=sys.stderr)
         return _run(command)
 
-    root = Path(tempfile.mkdtemp(prefix="pg-")) if args.throwaway else args.data
-    if args.throwaway:
-        root.chmod(0o755)
     try:
-        server = EmbeddedPostgres(root, args.port, durable=not args.throwaway)
-        # Another `make run` may have started it: share it, and leave it running.
-        ours = not server.attach()
-        if ours:
-            server.start()
+        with _server(args) as server:
+            print(
+                f"Embedded PostgreSQL 16 on 127.0.0.1:{server.port} "
+                f"(data in {server.root}).",
+                file=sys.stderr,
+            )
+            return _run(command, DATABASE_URL=server.url())
     except EmbeddedPostgresError as exc:
         print(f"embedded PostgreSQL: {exc}", file=sys.stderr)
         return 1
+
+
+@contextlib.contextmanager
+def _server(args: argparse.Namespace):
+    """Yield a running server: a throwaway one, or the one in `--data`."""
+    if args.throwaway:
+        with EmbeddedPostgres.throwaway() as server:
+            yield server
+        return
+    server = EmbeddedPostgres(args.data, args.port)
+    # Another `make run` may have started it: share it, and leave it running.
+    if server.attach():
+        yield server
+        return
+    server.start()
     try:
-        url = server.create_database(DATABASE_NAME)
-        print(
-            f"Embedded PostgreSQL 16 on 127.0.0.1:{server.port} (data in {root}).",
-            file=sys.stderr,
-        )
-        return _run(command, DATABASE_URL=url)
+        yield server
     finally:
-        if args.throwaway:
-            server.remove()
-        elif ours:
-            server.stop()
+        server.stop()
 
 
 def _run(command: list[str], **env: str) -> int:

@@ -7,6 +7,7 @@ listens on 127.0.0.1 only (no Unix socket) and requires a password.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import pwd
@@ -15,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,7 +24,9 @@ import psycopg
 
 MAJOR_VERSION = "16"
 SUPERUSER = "counseling"
-# PostgreSQL refuses to run as root; these are tried in order when we are root.
+# The database `start()` creates, and the default of `url()`.
+DATABASE = "counseling_platform"
+# PostgreSQL refuses to run as root; these are tried in order when run as root.
 UNPRIVILEGED_USERS = ("postgres", "nobody")
 START_TIMEOUT = 60
 
@@ -63,7 +67,7 @@ def port_in_use(port: int) -> bool:
 
 
 def _server_user() -> pwd.struct_passwd | None:
-    """Return the OS user to run the server as, or None to run it as ourselves."""
+    """Return the OS user to run the server as, or None for the current user."""
     if os.geteuid() != 0:
         return None
     for name in UNPRIVILEGED_USERS:
@@ -84,22 +88,43 @@ class EmbeddedPostgres:
     def __init__(
         self, root: Path | str, port: int | None = None, *, durable: bool = True
     ) -> None:
+        """Describe the cluster in `root`; nothing is created or started yet."""
         self.user = _server_user()
-        self.root = self._reachable_root(Path(root).absolute()).resolve()
-        self.data = self.root / "data"
-        self.log = self.root / "server.log"
+        # The folder given; `root` is where the cluster lives once started, which
+        # differs when `path` becomes a link (see `_place_root`).
+        self.path = self.root = Path(root).absolute()
         self.port = port
         # A throwaway test cluster does not need to survive a power cut.
         self.durable = durable
-        self.bin = self._reachable_binaries()
+
+    @classmethod
+    @contextlib.contextmanager
+    def throwaway(cls, prefix: str = "pg-") -> Iterator[EmbeddedPostgres]:
+        """Start a cluster in a new temporary folder; remove both at the end."""
+        root = Path(tempfile.mkdtemp(prefix=prefix))
+        # mkdtemp makes it 0700: the server user must reach it when run as root.
+        root.chmod(0o755)
+        server = cls(root, durable=False)
+        try:
+            yield server.start()
+        finally:
+            server.remove()
 
     # -- public API --------------------------------------------------------------
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "server.log"
 
     @property
     def password(self) -> str:
         return (self.root / "password").read_text().strip()
 
-    def url(self, database: str = "counseling") -> str:
+    def url(self, database: str = DATABASE) -> str:
         return (
             f"postgresql://{SUPERUSER}:{quote(self.password, safe='')}"
             f"@127.0.0.1:{self.port}/{database}"
@@ -127,6 +152,7 @@ class EmbeddedPostgres:
 
     def start(self) -> EmbeddedPostgres:
         """Create the cluster if needed, start it and wait until it accepts logins."""
+        self._place_root()
         self._check_version()
         if not (self.data / "PG_VERSION").exists():
             self._initdb()
@@ -156,7 +182,7 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(
                 f"PostgreSQL did not start: {self._last_log_error()} (log: {self.log})"
             )
-        self._create_database("counseling")
+        self._create_database(DATABASE)
         return self
 
     def stop(self) -> None:
@@ -174,7 +200,7 @@ class EmbeddedPostgres:
         """Return the pids of the postmaster and all its children."""
         if self.pid is None:
             return []
-        return [self.pid, *_children(self.pid)]
+        return [self.pid, *children(self.pid)]
 
     def create_database(self, name: str) -> str:
         """Create database `name` if it is missing, and return its URL."""
@@ -185,6 +211,8 @@ class EmbeddedPostgres:
         """Stop the server and delete the cluster with all its data."""
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+        if self.path.is_symlink():
+            self.path.unlink()
 
     # -- internals ---------------------------------------------------------------
 
@@ -192,32 +220,36 @@ class EmbeddedPostgres:
         kwargs = {}
         if self.user is not None:
             kwargs = {"user": self.user.pw_uid, "group": self.user.pw_gid}
-        return subprocess.run(  # noqa: S603 - fixed programs, our own arguments
+        return subprocess.run(  # noqa: S603 - fixed programs and arguments
             [str(arg) for arg in args],
             check=check,
             capture_output=True,
             text=True,
             cwd=self.root,
-            # The server must not die with Ctrl-C in the terminal: we stop it.
+            # The server must not die with Ctrl-C in the terminal: stop() ends it.
             start_new_session=True,
             env={**os.environ, "LC_ALL": "C"},
             **kwargs,
         )
 
-    def _reachable_root(self, root: Path) -> Path:
-        """Return `root`, made a link to a folder the server user can reach if needed.
+    def _place_root(self) -> None:
+        """Make `path` a link to a folder the server user can reach, if needed.
 
         As root, a new cluster under a private (0700) home folder would be out of
         reach of the unprivileged user: it then lives in /var/tmp (kept across
-        reboots, unlike /tmp), and `root` links to it.
+        reboots, unlike /tmp), and `path` links to it. `root` is where it lives.
         """
-        if (
+        root = self.path
+        if not (
             self.user is None
             or root.exists()
             or root.is_symlink()
             or self._user_can("-x", root.parent)
         ):
-            return root
+            self._link_to_reachable_folder(root)
+        self.root = root.resolve()
+
+    def _link_to_reachable_folder(self, root: Path) -> None:
         # A fixed shared path: refuse one that someone else made or redirected.
         home = Path("/var/tmp/embedded-postgres")  # noqa: S108
         home.mkdir(mode=0o755, exist_ok=True)
@@ -228,13 +260,14 @@ class EmbeddedPostgres:
         target.mkdir(exist_ok=True)
         root.parent.mkdir(parents=True, exist_ok=True)
         root.symlink_to(target, target_is_directory=True)
-        return root
 
-    def _reachable_binaries(self) -> Path:
-        """Return binaries the server user can execute.
+    @functools.cached_property
+    def bin(self) -> Path:
+        """Return the folder of programs the server user can execute.
 
-        A checkout under a 0700 home folder is out of reach of the unprivileged user
-        we run as when we are root; copy the programs where it can reach them.
+        When the caller is root, the server runs as an unprivileged user, to whom a
+        checkout under a 0700 home folder is out of reach: the programs are then
+        copied where that user can reach them.
         """
         source = binaries()
         if self.user is None or self._user_can("-x", source / "postgres"):
@@ -362,12 +395,13 @@ def _is_postgres(pid: int) -> bool:
         return False
 
 
-def _children(parent: int) -> list[int]:
-    children = []
+def children(parent: int) -> list[int]:
+    """Return the pids of the processes whose parent is `parent`."""
+    found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError, ValueError, IndexError):
             # The command name in parentheses may contain spaces: split after it.
             fields = stat.read_text().rsplit(")", 1)[1].split()
             if int(fields[1]) == parent:
-                children.append(int(stat.parent.name))
-    return children
+                found.append(int(stat.parent.name))
+    return found

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.conftest import ROOT, App
+from tests.support import ROOT, Gunicorn, manage
 
 pytestmark = pytest.mark.browser
 PASSWORD = "browser-test-pass-1"
@@ -33,20 +31,18 @@ def app(throwaway_postgres, collected_static):
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_SECURE_COOKIES": "false",
     }
-    manage = [sys.executable, "manage.py"]
-    run = {"cwd": ROOT, "check": True, "capture_output": True}
-    subprocess.run([*manage, "migrate", "--noinput"], env=_env(env), **run)
-    subprocess.run(
-        [*manage, "createsuperuser", "--noinput", "--username", "\\corp\\admin"],
-        env=_env({**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}),
-        **run,
-    )
+    for command in (
+        ["migrate", "--noinput"],
+        ["createsuperuser", "--noinput", "--username", "\\corp\\admin"],
+    ):
+        result = manage(*command, env={**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD})
+        assert result.returncode == 0, result.stderr
     with psycopg.connect(url) as conn:
         for name in ("\\uni\\jsmith", "\\uni\\adoe", "\\lab\\kim"):
             conn.execute(
                 "INSERT INTO users (username, password_hash) VALUES (%s, '!')", [name]
             )
-    app = App(env)
+    app = Gunicorn(env, log=ROOT / ".pytest_cache" / "gunicorn-browser.log")
     yield app, url
     app.stop()
 
@@ -138,10 +134,3 @@ def result_rows(browser):
     immediate `find_elements` failed 2 runs in 11 (#13).
     """
     return browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr") or False
-
-
-def _env(extra):
-    import os
-
-    base = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    return {**base, **extra}

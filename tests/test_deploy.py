@@ -9,14 +9,13 @@ import os
 import re
 import secrets
 import subprocess
-import sys
 
 import psycopg
 import pytest
 
 from config.log import RedactSecretsFilter, redact
 from embedded_postgres.server import binaries
-from tests.conftest import ROOT
+from tests.support import ROOT, manage
 
 PRODUCTION = {
     "DJANGO_DEBUG": "false",
@@ -24,22 +23,6 @@ PRODUCTION = {
     "DJANGO_ALLOWED_HOSTS": "platform.example.edu",
     "DATABASE_URL": "postgresql://app:app-password@db.internal:5432/counseling",
 }
-
-
-def manage(*args, env=None):
-    base = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "DATABASE_URL"))
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**base, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 class TestWhatTheDockerfileRuns:

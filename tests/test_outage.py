@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
@@ -18,7 +15,7 @@ from urllib.parse import urlencode
 import psycopg
 import pytest
 
-from tests.conftest import ROOT, App, freeze, thaw
+from tests.support import ROOT, Gunicorn, freeze, manage, thaw
 
 PROBES = 16  # concurrent probes: 4 times what 2 workers x 2 threads serve at once
 PASSWORD = "outage-test-pass-1"
@@ -30,19 +27,16 @@ def app(throwaway_postgres, collected_static):
         "DATABASE_URL": throwaway_postgres.create_database("outage"),
         "DJANGO_SECRET_KEY": "outage-test-secret-key",
         "DJANGO_DEBUG": "false",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_COOKIES": "false",
     }
     for command in (
         ["migrate", "--noinput", "-v0"],
         ["createsuperuser", "--noinput", "--username", "\\corp\\admin"],
     ):
-        subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=ROOT,
-            env={**_base_env(), **env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD},
-            check=True,
-            capture_output=True,
-        )
-    app = App(env)
+        result = manage(*command, env={**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD})
+        assert result.returncode == 0, result.stderr
+    app = Gunicorn(env, log=ROOT / ".pytest_cache" / "gunicorn-outage.log")
     yield app
     app.stop()
 
@@ -92,16 +86,18 @@ def test_stopped__503_within_1s_then_200_within_2s_of_restart(
         page = app.get("/admin/", headers=session_cookie, timeout=10)
     finally:
         server.start()
-    worst = assert_unavailable(
-        sequential + concurrent, "connection refused", within=1.0, server=server
-    )
+    assert_unavailable(sequential + concurrent, "connection refused", server)
+    worst = slowest(sequential + concurrent)
+    assert worst < 1.0
     assert live[0] == HTTPStatus.OK
     # The app's pages: a 503 after the pool's 3 s wait, not a 500 or a hang.
     assert page[0] == HTTPStatus.SERVICE_UNAVAILABLE, page
     assert page[2] < 5.0
     measure(f"stopped: 503 in at most {worst * 1000:.0f} ms ({PROBES} concurrent)")
     measure(f"stopped: an admin page answered 503 after {page[2] * 1000:.0f} ms")
-    measure(f"restarted: 200 after {seconds_until_healthy(app) * 1000:.0f} ms")
+    waited = seconds_until_healthy(app)
+    assert waited < 2.0
+    measure(f"restarted: 200 after {waited * 1000:.0f} ms")
 
     # The app's own requests: stale pooled connections fail their check and are
     # replaced, so at most a few requests fail, and none hangs.
@@ -124,10 +120,14 @@ def test_frozen__503_within_3s_for_concurrent_probes(app, throwaway_postgres, me
         live = app.get("/health/live", timeout=5)
     finally:
         thaw(server)
-    worst = assert_unavailable(first + again, "timeout", within=3.0, server=server)
+    assert_unavailable(first + again, "timeout", server)
+    worst = slowest(first + again)
+    assert worst < 3.0
     assert live[0] == HTTPStatus.OK
     measure(f"frozen: 503 in at most {worst * 1000:.0f} ms ({PROBES} concurrent)")
-    measure(f"thawed: 200 after {seconds_until_healthy(app) * 1000:.0f} ms")
+    waited = seconds_until_healthy(app)
+    assert waited < 2.0
+    measure(f"thawed: 200 after {waited * 1000:.0f} ms")
 
 
 def test_after_outages__connections_stay_bounded(app, throwaway_postgres):
@@ -139,23 +139,25 @@ def test_after_outages__connections_stay_bounded(app, throwaway_postgres):
     assert count <= 2 * 15 + 1
 
 
-def assert_unavailable(answers, error, within, server):
-    """Check every answer is a secret-free 503 in time; return the slowest's time."""
-    for status, body, seconds in answers:
+def assert_unavailable(answers, error, server):
+    """Check that every answer is a secret-free 503 naming `error`."""
+    for status, body, _ in answers:
         assert status == HTTPStatus.SERVICE_UNAVAILABLE, body
-        assert seconds < within
         assert json.loads(body)["error"] == error
         assert_no_secret(body, server)
+
+
+def slowest(answers):
     return max(seconds for *_, seconds in answers)
 
 
-def seconds_until_healthy(app, limit=2.0):
-    """Probe until /health answers 200, within `limit` seconds; return the wait."""
+def seconds_until_healthy(app, limit=5.0):
+    """Probe until /health answers 200; return the wait (inf after `limit` s)."""
     started = time.monotonic()
     while time.monotonic() - started < limit:
         if app.get("/health", timeout=5)[0] == HTTPStatus.OK:
             return time.monotonic() - started
-    raise AssertionError(f"/health did not answer 200 within {limit} s")
+    return float("inf")
 
 
 def probe_concurrently(app):
@@ -166,10 +168,6 @@ def probe_concurrently(app):
 def assert_no_secret(body, server):
     for secret in (server.password, "counseling", "127.0.0.1", str(server.port)):
         assert secret not in body
-
-
-def _base_env():
-    return {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
 
 
 def _request(app, method, path, body=None, headers=None):

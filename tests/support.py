@@ -1,0 +1,121 @@
+"""Helpers of the tests and `make bench`: child environments, gunicorn, signals."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import time
+from http import HTTPStatus
+from pathlib import Path
+
+from embedded_postgres.server import EmbeddedPostgres, children, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+# Variables the project reads; a child gets only those a test gives it.
+PROJECT_PREFIXES = ("DJANGO_", "DB_", "DATABASE_URL", "GUNICORN_")
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """Return this process's environment without the project's variables, plus `extra`.
+
+    `make test` runs with the suite's own DATABASE_URL and DJANGO_* settings; a child
+    that checks configuration must see only what its test sets.
+    """
+    base = {k: v for k, v in os.environ.items() if not k.startswith(PROJECT_PREFIXES)}
+    return {**base, **extra}
+
+
+def manage(*args: str, env: dict[str, str], timeout: float = 120):
+    """Run `manage.py` with `env` alone of the project's variables; capture output."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=child_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def freeze(server: EmbeddedPostgres) -> None:
+    """Stop every process of the server (SIGSTOP): connections stay up, unanswered."""
+    for pid in server.processes():
+        os.kill(pid, signal.SIGSTOP)
+
+
+def thaw(server: EmbeddedPostgres) -> None:
+    for pid in server.processes():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+
+
+class Gunicorn:
+    """gunicorn serving `app` (default: the project) with gunicorn.conf.py."""
+
+    def __init__(self, env: dict[str, str], app: str | None = None, log=None) -> None:
+        """Start gunicorn with `env` as the project's variables; wait until it serves.
+
+        `log` is a path for its output (default: discarded).
+        """
+        self.port = free_port()
+        command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
+        self.log = log
+        if log:
+            log.parent.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen(
+            [*command, *([app] if app else [])],
+            cwd=ROOT,
+            env=child_env(**env, GUNICORN_BIND=f"127.0.0.1:{self.port}"),
+            stdout=log.open("wb") if log else subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if self.get("/health/live")[0] == HTTPStatus.OK:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        output = log.read_text()[-2000:] if log else "(output discarded)"
+        raise RuntimeError(f"gunicorn did not start: {output}")
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def get(self, path, timeout=10.0, headers=None, method="GET", body=None):
+        """Return (status, body text, seconds taken)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        start = time.monotonic()
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, response.read().decode(), time.monotonic() - start
+        finally:
+            conn.close()
+
+    def rss_mib(self) -> float:
+        """Return the resident memory of the master and its workers, in MiB."""
+        pids = [self.process.pid, *children(self.process.pid)]
+        return sum(_rss_kib(pid) for pid in pids) / 1024
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _rss_kib(pid: int) -> int:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
