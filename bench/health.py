@@ -1,0 +1,228 @@
+"""/health under wrk against its HTTP ceiling and its database ceiling (pgbench).
+
+Rounds alternate the order of /health and the bare app, so that neither always runs
+on a warmer machine; the median of each figure is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+
+from bench.report import Row, Target
+from embedded_postgres.server import SUPERUSER, binaries
+from tests.support import Gunicorn
+
+HERE = Path(__file__).resolve().parent
+RPS_RATIO = Target(">=", 0.50)
+P99_RATIO = Target("<=", 3)
+ERRORS = Target("==", 0)
+STATEMENTS = Target("==", 1)
+NEW_CONNECTIONS = Target("==", 0)
+RSS_MIB = Target("<", 150)
+
+
+def run(context, args) -> dict:
+    """Measure /health and both ceilings; return the figures of the report."""
+    server, database = context.server, context.database
+    _log_connections(server)
+    app = Gunicorn(context.env)
+    bare = Gunicorn(context.env, "bench.bare:application")
+    try:
+        for target in (app, bare):
+            _wrk(context.wrk, target.url("/health"), args.warmup, args.connections)
+        rounds = []
+        for number in range(args.rounds):
+            order = [("health", app), ("ceiling", bare)]
+            if number % 2:
+                order.reverse()
+            result = {}
+            for name, target in order:
+                before = _server_counters(server, database)
+                result[name] = _wrk(
+                    context.wrk, target.url("/health"), args.duration, args.connections
+                )
+                if name == "health":
+                    after = _server_counters(server, database)
+                    result["statements"] = after["statements"] - before["statements"]
+                    result["connections"] = after["connections"] - before["connections"]
+                    result["rss_mib"] = app.rss_mib()
+            result["pgbench"] = _pgbench(server, database, args)
+            rounds.append(result)
+            print(f"round {number + 1} of {args.rounds} done", file=sys.stderr)
+    finally:
+        app.stop()
+        bare.stop()
+    return _summary(rounds)
+
+
+def rows(report: dict) -> list[Row]:
+    health, http, db = report["health"], report["http_ceiling"], report["db_ceiling"]
+    ratios = report["ratios"]
+    rps_ratio = ratios["health_rps_over_http_ceiling"]
+    p99_ratio = ratios["health_p99_over_http_ceiling_p99"]
+    errors = health["non_2xx"] + health["socket_errors"]
+    statements = round(health["statements_per_request"], 2)
+    return [
+        Row("/health req/s", f"{health['rps']:.0f}"),
+        Row("HTTP ceiling req/s", f"{http['rps']:.0f}"),
+        Row("/health / HTTP ceiling", f"{rps_ratio:.2f}", RPS_RATIO, rps_ratio),
+        Row("/health p50 / p99 ms", f"{health['p50_ms']:.2f} / {health['p99_ms']:.2f}"),
+        Row("ceiling p50 / p99 ms", f"{http['p50_ms']:.2f} / {http['p99_ms']:.2f}"),
+        Row("/health p99 / ceiling p99", f"{p99_ratio:.2f}", P99_RATIO, p99_ratio),
+        Row(
+            "/health non-2xx + socket errors",
+            f"{health['non_2xx']} + {health['socket_errors']}",
+            ERRORS,
+            errors,
+        ),
+        Row("DB ceiling (pgbench SELECT 1) tps", f"{db['tps']:.0f}"),
+        Row("pgbench p50 / p99 ms", f"{db['p50_ms']:.2f} / {db['p99_ms']:.2f}"),
+        Row("statements per /health", f"{statements:.2f}", STATEMENTS, statements),
+        Row(
+            "new connections during runs",
+            str(health["new_connections"]),
+            NEW_CONNECTIONS,
+            health["new_connections"],
+        ),
+        Row(
+            "gunicorn RSS, master + 2 workers",
+            f"{health['rss_mib']:.0f} MiB",
+            RSS_MIB,
+            health["rss_mib"],
+        ),
+    ]
+
+
+def _log_connections(server) -> None:
+    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        # Every new server connection is logged: the count during a run is exact.
+        conn.execute("ALTER SYSTEM SET log_connections = on")
+        conn.execute("SELECT pg_reload_conf()")
+
+
+def _server_counters(server, database: str) -> dict[str, int]:
+    """Statements run in the bench database, and connections made, so far."""
+    # Read from the postgres database, so that reading adds nothing to the count.
+    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+        (statements,) = conn.execute(
+            "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s "
+            "JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = %s",
+            [database],
+        ).fetchone()
+    log = server.log.read_text(errors="replace")
+    connections = len(
+        re.findall(rf"connection authorized: user=\S+ database={database}\b", log)
+    )
+    return {"statements": int(statements), "connections": connections}
+
+
+def _wrk(wrk: str, url: str, seconds: int, connections: int) -> dict:
+    result = subprocess.run(
+        [
+            wrk,
+            f"--connections={connections}",
+            "--threads=2",
+            f"--duration={seconds}s",
+            "--timeout=5s",
+            f"--script={HERE / 'report.lua'}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    return figures
+
+
+def _pgbench(server, database: str, args) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "select1.sql"
+        script.write_text("SELECT 1;\n")
+        result = subprocess.run(
+            [
+                binaries() / "pgbench",
+                "--no-vacuum",
+                f"--client={args.connections}",
+                "--jobs=2",
+                f"--time={args.duration}",
+                f"--file={script}",
+                "--protocol=extended",
+                "--log",
+                f"--log-prefix={folder}/log",
+                "--host=127.0.0.1",
+                f"--port={server.port}",
+                f"--username={SUPERUSER}",
+                database,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=folder,
+            env={**os.environ, "PGPASSWORD": server.password},
+        )
+        latencies = sorted(
+            int(line.split()[2])
+            for log in Path(folder).glob("log*")
+            for line in log.read_text().splitlines()
+        )
+    tps = float(re.search(r"tps = ([\d.]+)", result.stdout).group(1))
+    return {
+        "tps": tps,
+        "p50_us": latencies[len(latencies) // 2],
+        "p99_us": latencies[int(len(latencies) * 0.99)],
+    }
+
+
+def _summary(rounds: list[dict]) -> dict:
+    def median(key, field):
+        return statistics.median(r[key][field] for r in rounds)
+
+    health_rps, ceiling_rps = median("health", "rps"), median("ceiling", "rps")
+    health_p99, ceiling_p99 = median("health", "p99_us"), median("ceiling", "p99_us")
+    return {
+        "health": {
+            "rps": health_rps,
+            "p50_ms": median("health", "p50_us") / 1000,
+            "p99_ms": health_p99 / 1000,
+            "non_2xx": sum(r["health"]["non_2xx"] for r in rounds),
+            "socket_errors": sum(r["health"]["socket_errors"] for r in rounds),
+            "requests_per_run": statistics.median(
+                r["health"]["requests"] for r in rounds
+            ),
+            "statements_per_request": statistics.median(
+                r["statements"] / r["health"]["requests"] for r in rounds
+            ),
+            "new_connections": sum(r["connections"] for r in rounds),
+            "rss_mib": statistics.median(r["rss_mib"] for r in rounds),
+        },
+        "http_ceiling": {
+            "rps": ceiling_rps,
+            "p50_ms": median("ceiling", "p50_us") / 1000,
+            "p99_ms": ceiling_p99 / 1000,
+            "non_2xx": sum(r["ceiling"]["non_2xx"] for r in rounds),
+            "socket_errors": sum(r["ceiling"]["socket_errors"] for r in rounds),
+        },
+        "db_ceiling": {
+            "tps": median("pgbench", "tps"),
+            "p50_ms": median("pgbench", "p50_us") / 1000,
+            "p99_ms": median("pgbench", "p99_us") / 1000,
+        },
+        "ratios": {
+            "health_rps_over_http_ceiling": health_rps / ceiling_rps,
+            "health_p99_over_http_ceiling_p99": health_p99 / ceiling_p99,
+            "health_rps_over_db_ceiling": health_rps / median("pgbench", "tps"),
+        },
+        "rounds": rounds,
+    }
