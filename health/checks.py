@@ -26,7 +26,8 @@ class CoolOff:
     """Repeat a failure's reason, without trying again, for `seconds` after it.
 
     A frozen server would otherwise hold each probe's worker thread for the full
-    deadline, and probes queued behind them would answer late.
+    deadline, and probes queued behind them would answer late; a stopped one would
+    get a new connection attempt per probe.
     """
 
     def __init__(self, seconds: float) -> None:
@@ -98,8 +99,9 @@ class Database(checks.Database):
         # psycopg's messages name the host and port: fine for the log, not a client.
         logger.warning("database health check failed: %s", exc)
         reason = category(exc)
-        if reason == "timeout":
-            self.cool_off.start(reason)
+        # Remembered whatever it is: a load balancer probing every instance must
+        # not add a connection storm to an outage (#9).
+        self.cool_off.start(reason)
         raise ServiceUnavailable(reason) from exc
 
 

@@ -35,11 +35,11 @@ def application():
 
 @pytest.fixture
 def closed_port():
-    """Point the app's database at a port nothing listens on, then back."""
+    """Point the app's database at a port nothing listens on; yield the real one."""
     saved = connection.settings_dict["PORT"]
     connection.close_pool()
     connection.settings_dict["PORT"] = free_port()
-    yield
+    yield saved
     connection.close_pool()
     connection.settings_dict["PORT"] = saved
 
@@ -143,6 +143,20 @@ class TestUnhealthy:
 
 
 class TestCoolOff:
+    @pytest.mark.django_db(transaction=True)
+    def test_any_failure__is_repeated_without_a_new_attempt(
+        self, application, closed_port
+    ):
+        assert json.loads(call(application, "GET", "/health")[2])["error"] == (
+            "connection refused"
+        )
+        # The database answers again, but within the cool-off nobody asks it.
+        connection.close_pool()
+        connection.settings_dict["PORT"] = closed_port
+        status, _, body = call(application, "GET", "/health")
+        assert status == HTTPStatus.SERVICE_UNAVAILABLE
+        assert json.loads(body)["error"] == "connection refused"
+
     def test_reason__is_repeated_until_the_time_is_up(self):
         cool_off = CoolOff(seconds=0.2)
         assert cool_off.reason == ""
