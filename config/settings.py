@@ -124,12 +124,16 @@ if DB_POOL_MIN_SIZE > DB_POOL_MAX_SIZE:
 DB_POOL_TIMEOUT = number("DB_POOL_TIMEOUT", 3.0, minimum=0.1)
 DB_CONNECT_TIMEOUT = integer("DB_CONNECT_TIMEOUT", 2)
 
+_url = _database("DATABASE_URL")
 DATABASES = {
     "default": {
-        **_database("DATABASE_URL"),
+        **_url,
         "CONN_MAX_AGE": 0,  # the pool keeps connections; Django must not
         "OPTIONS": {
             "connect_timeout": DB_CONNECT_TIMEOUT,
+            # The URL's query (sslmode, sslrootcert, target_session_attrs,
+            # options, ...) reaches libpq, and wins over the default above (#9).
+            **_url.get("OPTIONS", {}),
             "pool": {
                 "min_size": DB_POOL_MIN_SIZE,
                 "max_size": DB_POOL_MAX_SIZE,

@@ -5,11 +5,13 @@ import runpy
 import shutil
 import subprocess
 import sys
+from urllib.parse import quote
 
 import psycopg
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
+from django.db.backends.postgresql.base import DatabaseWrapper
 
 from config import env as readers
 from config import settings as project_settings
@@ -271,3 +273,54 @@ class TestDotEnv:
             self.PRINT_HOSTS, {"DJANGO_ALLOWED_HOSTS": "a.example,b.example"}, project
         )
         assert result.stdout.strip() == "['a.example', 'b.example']", result.stderr
+
+
+class TestDatabaseUrlOptions:
+    """The URL's query reaches the connection; none is dropped (#9)."""
+
+    URL = (
+        "postgresql://{user}:{password}@127.0.0.1:{port}/{name}?sslmode=verify-full"
+        "&sslrootcert=/nonexistent/root.crt&target_session_attrs=read-write"
+        "&options=-c%20statement_timeout%3D1234"
+    )
+
+    def test_each_option__is_in_the_connection_parameters(self, monkeypatch):
+        loaded = load_settings(
+            monkeypatch,
+            DATABASE_URL=self.URL.format(user="u", password="p", port=1, name="x"),
+        )
+        options = loaded["DATABASES"]["default"]["OPTIONS"]
+        assert {
+            key: options[key]
+            for key in ("sslmode", "sslrootcert", "target_session_attrs", "options")
+        } == {
+            "sslmode": "verify-full",
+            "sslrootcert": "/nonexistent/root.crt",
+            "target_session_attrs": "read-write",
+            "options": "-c statement_timeout=1234",
+        }
+        assert options["pool"]["check"] is check_connection
+
+    @pytest.mark.django_db
+    def test_options__apply_on_a_real_connection(self, monkeypatch):
+        """statement_timeout arrives; verify-full refuses a server without TLS."""
+        real = connection.settings_dict
+        url = self.URL.format(
+            user=real["USER"],
+            password=quote(real["PASSWORD"], safe=""),
+            port=real["PORT"],
+            name=real["NAME"],
+        )
+        loaded = load_settings(monkeypatch, DATABASE_URL=url)
+        wrapper = DatabaseWrapper({**real, **_without_pool(loaded)}, alias="url_test")
+        params = wrapper.get_connection_params()
+        with pytest.raises(psycopg.OperationalError, match="SSL was required"):
+            psycopg.connect(**params)
+        with psycopg.connect(**{**params, "sslmode": "disable"}) as conn:
+            assert conn.execute("SHOW statement_timeout").fetchone() == ("1234ms",)
+
+
+def _without_pool(loaded):
+    database = dict(loaded["DATABASES"]["default"])
+    database["OPTIONS"] = {k: v for k, v in database["OPTIONS"].items() if k != "pool"}
+    return database
