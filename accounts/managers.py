@@ -9,7 +9,7 @@ class UserManager(BaseUserManager):
 
     def get_by_natural_key(self, username):
         # `\UNI\JSmith` and `\uni\jsmith` are the same Windows account; the
-        # idx_users_username index on UPPER(username) serves this lookup.
+        # idx_users_username_upper index on UPPER(username) serves this lookup.
         return self.get(username__iexact=username)
 
     def _create_user(self, username, password, **extra_fields):

@@ -77,7 +77,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             # (`username__iexact` compiles to UPPER(username) = UPPER(%s)).
             models.UniqueConstraint(
                 Upper("username"),
-                name="idx_users_username",
+                name="idx_users_username_upper",
                 violation_error_message=_("A user with that username already exists."),
             ),
             models.CheckConstraint(
@@ -88,6 +88,9 @@ class User(AbstractBaseUser, PermissionsMixin):
             ),
         ]
         indexes = [
+            # The architecture's index "on username": exact lookups (reports,
+            # `filter(username=...)`) use it; the login lookup uses the one above.
+            models.Index(fields=["username"], name="idx_users_username"),
             models.Index(
                 fields=["is_blocked"],
                 condition=models.Q(is_blocked=True),

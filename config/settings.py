@@ -150,8 +150,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.backends.UserBackend"]
-# The username is unique case-insensitively (the idx_users_username index), which
-# Django's check for a unique USERNAME_FIELD cannot see.
+# The username is unique case-insensitively (the idx_users_username_upper index),
+# which Django's check for a unique USERNAME_FIELD cannot see.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 # bcrypt (12 rounds, Django's default) first, as the architecture requires; the
 # others stay only so that old hashes are upgraded at the next login.

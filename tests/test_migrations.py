@@ -69,9 +69,17 @@ def assert_users_schema():
         k: tuple(v) for k, v in COLUMNS.items()
     }
     indexes = users_indexes()
-    assert set(indexes) == {"users_pkey", "idx_users_username", "idx_users_is_blocked"}
+    assert set(indexes) == {
+        "users_pkey",
+        "idx_users_username",
+        "idx_users_username_upper",
+        "idx_users_is_blocked",
+    }
     assert indexes["idx_users_username"] == (
-        "CREATE UNIQUE INDEX idx_users_username ON public.users "
+        "CREATE INDEX idx_users_username ON public.users USING btree (username)"
+    )
+    assert indexes["idx_users_username_upper"] == (
+        "CREATE UNIQUE INDEX idx_users_username_upper ON public.users "
         "USING btree (upper((username)::text))"
     )
     assert indexes["idx_users_is_blocked"] == (

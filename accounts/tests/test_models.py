@@ -60,13 +60,13 @@ class TestUniqueUsername:
     @pytest.mark.parametrize("second", ["\\uni\\jsmith", "\\UNI\\JSmith"])
     def test_orm__refuses_a_duplicate_in_any_case(self, second):
         User.objects.create_user("\\uni\\jsmith")
-        with pytest.raises(IntegrityError, match="idx_users_username"):
+        with pytest.raises(IntegrityError, match="idx_users_username_upper"):
             User.objects.create_user(second)
 
     @pytest.mark.parametrize("second", ["\\uni\\jsmith", "\\Uni\\JSMITH"])
     def test_raw_sql__refuses_a_duplicate_in_any_case(self, second):
         insert_raw("\\uni\\jsmith")
-        with pytest.raises(IntegrityError, match="idx_users_username"):
+        with pytest.raises(IntegrityError, match="idx_users_username_upper"):
             insert_raw(second)
 
     def test_full_clean__refuses_a_case_only_duplicate(self):
