@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.forms import CharField
+from django.forms import CharField, TextInput
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -17,6 +18,21 @@ class UsernameField(CharField):
 
     def __init__(self, **kwargs):
         super().__init__(**{**kwargs, "strip": False})
+
+
+class LoginForm(AdminAuthenticationForm):
+    """The admin's sign-in, looking up the username as typed, as the model stores it.
+
+    Django's form would NFKC-normalise a fullwidth letter (U+FF4A for j) into
+    another user's name (#9).
+    """
+
+    username = UsernameField(
+        max_length=255, widget=TextInput(attrs={"autofocus": True})
+    )
+
+
+admin.site.login_form = LoginForm
 
 
 class UserCreationForm(AdminUserCreationForm):

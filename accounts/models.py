@@ -10,10 +10,22 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.managers import UserManager
 from accounts.validators import (
+    USERNAME_LOOKALIKE_MESSAGE,
+    USERNAME_LOOKALIKE_REGEX,
     USERNAME_MESSAGE,
+    USERNAME_NFKC_MESSAGE,
     USERNAME_REGEX,
     DomainUsernameValidator,
+    NFKCUsernameValidator,
+    VisibleUsernameValidator,
 )
+
+
+class IsNFKCNormalized(models.Func):
+    """PostgreSQL's `expression IS NFKC NORMALIZED` (13+), for a CHECK constraint."""
+
+    template = "%(expressions)s IS NFKC NORMALIZED"
+    output_field = models.BooleanField()
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -30,7 +42,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     username = models.CharField(
         _("username"),
         max_length=255,
-        validators=[DomainUsernameValidator(), ProhibitNullCharactersValidator()],
+        validators=[
+            DomainUsernameValidator(),
+            ProhibitNullCharactersValidator(),
+            VisibleUsernameValidator(),
+            NFKCUsernameValidator(),
+        ],
         help_text=_("A Windows-domain login of the form \\domain\\username."),
         error_messages={"unique": _("A user with that username already exists.")},
     )
@@ -85,6 +102,18 @@ class User(AbstractBaseUser, PermissionsMixin):
                 name="users_username_format",
                 violation_error_code="invalid_username",
                 violation_error_message=USERNAME_MESSAGE,
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(username__regex=USERNAME_LOOKALIKE_REGEX),
+                name="users_username_visible",
+                violation_error_code="lookalike_username",
+                violation_error_message=USERNAME_LOOKALIKE_MESSAGE,
+            ),
+            models.CheckConstraint(
+                condition=IsNFKCNormalized("username"),
+                name="users_username_nfkc",
+                violation_error_code="unnormalized_username",
+                violation_error_message=USERNAME_NFKC_MESSAGE,
             ),
         ]
         indexes = [

@@ -29,6 +29,31 @@ class TestAuthenticate:
         assert authenticate(username="\\uni\\jsmith", password=PASSWORD) is None
 
 
+class TestAdminSignIn:
+    @pytest.fixture
+    def staff(self, user):
+        user.is_staff = user.is_superuser = True
+        user.save()
+        return user
+
+    def test_typed_name__is_not_normalised_into_another_users(self, client, staff):
+        """A fullwidth j (U+FF4A) is not j: NFKC would sign in as `\\uni\\jsmith`."""
+        response = client.post(
+            "/admin/login/?next=/admin/",
+            {"username": "\\uni\\\uff4asmith", "password": PASSWORD},
+        )
+        assert response.status_code == HTTPStatus.OK  # the form again, with an error
+        assert "_auth_user_id" not in client.session
+
+    def test_any_case__signs_in(self, client, staff):
+        response = client.post(
+            "/admin/login/?next=/admin/",
+            {"username": "\\UNI\\JSmith", "password": PASSWORD},
+        )
+        assert response.status_code == HTTPStatus.FOUND
+        assert client.session["_auth_user_id"] == str(staff.pk)
+
+
 class TestBlockedUser:
     @pytest.fixture
     def staff(self, user):

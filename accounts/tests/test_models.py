@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from accounts.models import User
-from accounts.tests.test_validators import INVALID
+from accounts.tests.test_validators import INVALID, LOOKALIKES
 from config import settings as project_settings
 
 pytestmark = pytest.mark.django_db
@@ -110,6 +110,34 @@ class TestUsernameFormat:
         else:
             with pytest.raises(ValidationError, match="at most 255"):
                 user.full_clean()
+
+
+class TestLookAlikeUsernames:
+    """Refused by the validators and, through any path, by PostgreSQL (#9)."""
+
+    @pytest.mark.parametrize(("username", "rule"), LOOKALIKES)
+    def test_full_clean__refuses_with_the_rule_code(self, username, rule):
+        with pytest.raises(ValidationError) as info:
+            User(username=username, password="x").full_clean()
+        codes = {e.code for e in info.value.error_dict["username"]}
+        assert {"visible": "lookalike_username", "nfkc": "unnormalized_username"}[
+            rule
+        ] in codes
+
+    @pytest.mark.parametrize(("username", "rule"), LOOKALIKES)
+    def test_orm__refuses_with_the_check_constraint(self, username, rule):
+        with pytest.raises(IntegrityError, match=f"users_username_{rule}"):
+            User(username=username, password="x").save()
+
+    @pytest.mark.parametrize(("username", "rule"), LOOKALIKES)
+    def test_raw_sql__refuses_with_the_check_constraint(self, username, rule):
+        with pytest.raises(IntegrityError, match=f"users_username_{rule}"):
+            insert_raw(username)
+
+    def test_lookalike_of_an_existing_user__cannot_be_created(self):
+        User.objects.create_user("\\uni\\jsmith")
+        with pytest.raises(IntegrityError, match="users_username_visible"):
+            insert_raw("\\uni\\jsmith\u200b")
 
 
 class TestUpdatedAt:

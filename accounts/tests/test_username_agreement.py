@@ -26,6 +26,16 @@ EDGY = st.sampled_from(
         "\u2028",
         "\x00",
         "é",
+        "\u0301",  # COMBINING ACUTE ACCENT: e + U+0301 is not NFKC
+        "\u200b",  # ZERO WIDTH SPACE
+        "\u202e",  # RIGHT-TO-LEFT OVERRIDE
+        "\x1b",  # ESC
+        "\u1680",  # OGHAM SPACE MARK, a space NFKC keeps
+        "\u3000",
+        "\u00ad",  # SOFT HYPHEN
+        "\U000e0041",  # TAG LATIN CAPITAL LETTER A
+        "ｊ",  # FULLWIDTH LATIN SMALL LETTER J
+        "ﬁ",  # LATIN SMALL LIGATURE FI
         "ß",
         "İ",
         "用",
@@ -99,6 +109,15 @@ def accepted_by_database(username):
 @example("\\d\\" + "a" * 253)  # 256 characters
 @example("\\d\\" + " " * 253)  # 256 characters, cut to 255 by varchar(255)
 @example("")
+@example("\\uni\\jsmith\u200b")
+@example("\\uni\\j\u202esmith")
+@example("\\uni\\ｊsmith")
+@example("\\uni \\jsmith")
+@example("\\uni\\ jsmith")
+@example("\\uni\\jsmith ")
+@example("\\uni\\j smith")
+@example("\\uni\\jsmith\r")
+@example("\\uni\\e\u0301")
 def test_model_and_database_accept_the_same_usernames(username):
     database = accepted_by_database(username)
     assert accepted_by_model(username) == database

@@ -1,7 +1,11 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from accounts.validators import DomainUsernameValidator
+from accounts.validators import (
+    DomainUsernameValidator,
+    NFKCUsernameValidator,
+    VisibleUsernameValidator,
+)
 
 VALID = [
     "\\uni\\jsmith",
@@ -43,3 +47,54 @@ class TestDomainUsernameValidator:
         with pytest.raises(ValidationError, match=r"\\\\domain\\\\username") as info:
             DomainUsernameValidator()(username)
         assert info.value.code == "invalid_username"
+
+
+# (username, the constraint and code that refuse it)
+LOOKALIKES = [
+    ("\\corp\\alice\n", "visible"),
+    ("\\corp\\alice\r", "visible"),
+    ("\\corp\\al\tice", "visible"),
+    ("\\corp\\al\x1b[31mice", "visible"),
+    ("\\uni\\jsmith\u200b", "visible"),  # ZERO WIDTH SPACE
+    ("\\uni\\j\u202esmith", "visible"),  # RIGHT-TO-LEFT OVERRIDE
+    ("\\uni\\jsm\u00adith", "visible"),  # SOFT HYPHEN
+    ("\\uni\\jsmith\U000e0041", "visible"),  # a TAG character
+    ("\\ corp\\alice", "visible"),
+    ("\\corp \\alice", "visible"),
+    ("\\corp\\ alice", "visible"),
+    ("\\corp\\alice ", "visible"),
+    ("\\corp\\alice\u1680", "visible"),  # OGHAM SPACE MARK
+    ("\\uni\\ｊsmith", "nfkc"),  # FULLWIDTH j
+    ("\\uni\\ﬁona", "nfkc"),  # the fi ligature
+    ("\\uni\\zoe\u0301", "nfkc"),  # e + combining acute: NFKC composes it
+    ("\\uni\\j\u00a0smith", "nfkc"),  # NO-BREAK SPACE becomes a space
+]
+PLAIN = ["\\uni\\jsmith", "\\corp\\first last", "\\université\\zoë", "\\域\\用户"]
+
+
+class TestVisibleUsernameValidator:
+    @pytest.mark.parametrize(
+        "username", [u for u, rule in LOOKALIKES if rule == "visible"]
+    )
+    def test_rejects_invisible_characters_and_edge_spaces(self, username):
+        with pytest.raises(ValidationError) as info:
+            VisibleUsernameValidator()(username)
+        assert info.value.code == "lookalike_username"
+
+    @pytest.mark.parametrize("username", PLAIN)
+    def test_accepts_plain_names_with_inner_spaces(self, username):
+        VisibleUsernameValidator()(username)
+
+
+class TestNFKCUsernameValidator:
+    @pytest.mark.parametrize(
+        "username", [u for u, rule in LOOKALIKES if rule == "nfkc"]
+    )
+    def test_rejects_what_nfkc_changes(self, username):
+        with pytest.raises(ValidationError) as info:
+            NFKCUsernameValidator()(username)
+        assert info.value.code == "unnormalized_username"
+
+    @pytest.mark.parametrize("username", PLAIN)
+    def test_accepts_normalized_names(self, username):
+        NFKCUsernameValidator()(username)
