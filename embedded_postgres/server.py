@@ -324,7 +324,10 @@ class EmbeddedPostgres:
             f"--pwfile={password_file}",
             "--auth=scram-sha-256",
             "--encoding=UTF8",
-            "--no-locale",
+            # Sorting as in C, but case rules for all of Unicode (upper() of ë is Ë),
+            # as in the compose db (POSTGRES_INITDB_ARGS): the same users collide (#9).
+            "--locale=C",
+            "--lc-ctype=C.UTF-8",
             "--no-instructions",
         )
         settings = {

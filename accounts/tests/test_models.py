@@ -69,6 +69,20 @@ class TestUniqueUsername:
         with pytest.raises(IntegrityError, match="idx_users_username_upper"):
             insert_raw(second)
 
+    @pytest.mark.parametrize(
+        ("first", "second"),
+        [("\\uni\\zoë", "\\UNI\\ZOË"), ("\\université\\x", "\\UNIVERSITÉ\\X")],
+    )
+    def test_non_ascii_case__collides_too(self, first, second):
+        """The cluster's LC_CTYPE (C.UTF-8) folds all of Unicode, not only ASCII."""
+        insert_raw(first)
+        with (
+            pytest.raises(IntegrityError, match="idx_users_username_upper"),
+            transaction.atomic(),
+        ):
+            insert_raw(second)
+        assert User.objects.get(username__iexact=second).username == first
+
     def test_full_clean__refuses_a_case_only_duplicate(self):
         User.objects.create_user("\\uni\\jsmith")
         with pytest.raises(ValidationError) as info:
