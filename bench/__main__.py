@@ -22,12 +22,12 @@ from pathlib import Path
 from bench import health, login_lookup
 from bench.report import print_table
 from embedded_postgres import EmbeddedPostgres
-from tests.support import ROOT, manage
+from tests.support import ROOT, SECRET_KEY, manage
 
 SCENARIOS = {"health": health, "login_lookup": login_lookup}
 DATABASE = "bench"
 ENV = {
-    "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuv",
+    "DJANGO_SECRET_KEY": SECRET_KEY,
     "DJANGO_DEBUG": "false",
     "DJANGO_SECURE_SSL_REDIRECT": "false",
     "DJANGO_LOG_LEVEL": "WARNING",

@@ -62,6 +62,17 @@ if not SECRET_KEY:
             "DJANGO_SECRET_KEY is not set (it is required when DJANGO_DEBUG is false)"
         )
     SECRET_KEY = "insecure-key-for-local-debugging-only"  # noqa: S105
+elif not DEBUG and (
+    len(SECRET_KEY) < 50
+    or "change-me" in SECRET_KEY
+    or SECRET_KEY.startswith("django-insecure")
+):
+    # Signed sessions and tokens are only as safe as this key (#9).
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is a placeholder or shorter than 50 characters: give a "
+        "random one, such as python3 -c 'import secrets; "
+        "print(secrets.token_urlsafe(50))'"
+    )
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"]
 )

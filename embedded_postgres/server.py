@@ -306,8 +306,12 @@ class EmbeddedPostgres:
     def _initdb(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         password_file = self.root / "password"
-        password_file.write_text(secrets.token_urlsafe(24))
-        password_file.chmod(0o600)
+        # Created 0600: writing first and chmod-ing after leaves a moment in which
+        # any local user can read it (#9).
+        password_file.unlink(missing_ok=True)
+        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(24))
         if self.user is not None:
             for path in (self.root, password_file):
                 os.chown(path, self.user.pw_uid, self.user.pw_gid)

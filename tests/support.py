@@ -15,6 +15,8 @@ from pathlib import Path
 from embedded_postgres.server import EmbeddedPostgres, children, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+# A key the settings accept with debug off; for tests and the bench only.
+SECRET_KEY = "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 # Variables the project reads; a child gets only those a test gives it.
 PROJECT_PREFIXES = ("DJANGO_", "DB_", "DATABASE_URL", "GUNICORN_")
 

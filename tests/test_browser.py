@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.support import ROOT, Gunicorn, manage
+from tests.support import ROOT, SECRET_KEY, Gunicorn, manage
 
 pytestmark = pytest.mark.browser
 PASSWORD = "browser-test-pass-1"
@@ -25,7 +25,7 @@ def app(throwaway_postgres, collected_static):
     url = throwaway_postgres.create_database("browser")
     env = {
         "DATABASE_URL": url,
-        "DJANGO_SECRET_KEY": "browser-test-secret-key-0123456789-abcdefghij",
+        "DJANGO_SECRET_KEY": SECRET_KEY,
         "DJANGO_DEBUG": "false",
         # Plain HTTP on loopback; everything else as in production.
         "DJANGO_SECURE_SSL_REDIRECT": "false",

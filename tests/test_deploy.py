@@ -15,8 +15,12 @@ import pytest
 
 from config.log import RedactSecretsFilter, redact
 from embedded_postgres.server import binaries
-from tests.support import ROOT, manage
+from tests.support import ROOT, SECRET_KEY, manage
 
+# The Dockerfile's placeholder for its collectstatic step.
+BUILD_KEY = re.search(
+    r"DJANGO_SECRET_KEY=(\S+)", (ROOT / "Dockerfile").read_text()
+).group(1)
 PRODUCTION = {
     "DJANGO_DEBUG": "false",
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
@@ -52,7 +56,7 @@ class TestWhatTheDockerfileRuns:
             "--verbosity",
             "0",
             env={
-                "DJANGO_SECRET_KEY": "collectstatic-only",
+                "DJANGO_SECRET_KEY": BUILD_KEY,
                 "DATABASE_URL": "postgresql://build@localhost/build",
             },
         )
@@ -190,4 +194,4 @@ def test_redact(text, expected):
 
 
 def _secret():
-    return {"DJANGO_SECRET_KEY": "init-script-test-secret"}
+    return {"DJANGO_SECRET_KEY": SECRET_KEY}

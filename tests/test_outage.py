@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import psycopg
 import pytest
 
-from tests.support import ROOT, Gunicorn, freeze, manage, thaw
+from tests.support import ROOT, SECRET_KEY, Gunicorn, freeze, manage, thaw
 
 PROBES = 16  # concurrent probes: 4 times what 2 workers x 2 threads serve at once
 PASSWORD = "outage-test-pass-1"
@@ -25,7 +25,7 @@ PASSWORD = "outage-test-pass-1"
 def app(throwaway_postgres, collected_static):
     env = {
         "DATABASE_URL": throwaway_postgres.create_database("outage"),
-        "DJANGO_SECRET_KEY": "outage-test-secret-key",
+        "DJANGO_SECRET_KEY": SECRET_KEY,
         "DJANGO_DEBUG": "false",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_SECURE_COOKIES": "false",

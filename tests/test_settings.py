@@ -16,11 +16,11 @@ from django.db.backends.postgresql.base import DatabaseWrapper
 from config import env as readers
 from config import settings as project_settings
 from config.pool import check_connection
-from tests.support import ROOT, child_env
+from tests.support import ROOT, SECRET_KEY, child_env
 
 SECRET = "s3cret-Pa55"
 GOOD = {
-    "DJANGO_SECRET_KEY": SECRET,
+    "DJANGO_SECRET_KEY": f"{SECRET}-{SECRET_KEY}",
     "DATABASE_URL": f"postgresql://app:{SECRET}@127.0.0.1:1/app",
 }
 
@@ -117,6 +117,18 @@ class TestSettingsModule:
             ),
             ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG must be true or false"),
             (
+                {"DJANGO_SECRET_KEY": SECRET * 4},
+                "DJANGO_SECRET_KEY is a placeholder or shorter than 50 characters",
+            ),
+            (
+                {"DJANGO_SECRET_KEY": "change-me-to-50-random-characters" + "x" * 20},
+                "DJANGO_SECRET_KEY is a placeholder or shorter than 50 characters",
+            ),
+            (
+                {"DJANGO_SECRET_KEY": "django-insecure-" + SECRET_KEY},
+                "DJANGO_SECRET_KEY is a placeholder or shorter than 50 characters",
+            ),
+            (
                 {"DB_POOL_MIN_SIZE": "five"},
                 "DB_POOL_MIN_SIZE must be a whole number of at least 1",
             ),
@@ -145,6 +157,20 @@ class TestSettingsModule:
             load_settings(monkeypatch, **env)
         assert str(raised.value).startswith(message)
         assert SECRET not in str(raised.value)
+
+    def test_env_example__is_refused_as_it_is(self, monkeypatch):
+        """Copying .env.example without editing it must not start production."""
+        values = dict(
+            line.split("=", 1)
+            for line in (ROOT / ".env.example").read_text().splitlines()
+            if line and not line.startswith("#")
+        )
+        with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY is a"):
+            load_settings(monkeypatch, DJANGO_SECRET_KEY=values["DJANGO_SECRET_KEY"])
+
+    def test_short_key__is_accepted_with_debug_on(self, monkeypatch):
+        loaded = load_settings(monkeypatch, DJANGO_SECRET_KEY="short", DJANGO_DEBUG="1")
+        assert loaded["SECRET_KEY"] == "short"
 
     def test_good_values__load(self, monkeypatch):
         loaded = load_settings(monkeypatch, DB_POOL_TIMEOUT="0.5")

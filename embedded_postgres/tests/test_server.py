@@ -1,6 +1,7 @@
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -32,6 +33,10 @@ class TestEmbeddedPostgres:
         wrong = server.url().replace(server.password, "wrong")
         with pytest.raises(psycopg.OperationalError, match="password authentication"):
             psycopg.connect(wrong, connect_timeout=5)
+
+    def test_password_file__is_private(self, server):
+        server.start()
+        assert stat.S_IMODE((server.root / "password").stat().st_mode) == 0o600
 
     def test_start__listens_on_loopback_only(self, server):
         server.start()
