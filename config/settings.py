@@ -191,12 +191,12 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 # WhiteNoise serves the collected files (`collectstatic`) from gunicorn, compressed
-# and with far-future caching of their hashed names.
+# and with far-future caching of their hashed names; before `collectstatic`, the
+# apps' own files under their plain names (config/storage.py).
+WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "staticfiles.json").exists()
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-    },
+    "staticfiles": {"BACKEND": "config.storage.StaticFilesStorage"},
 }
 
 # --- HTTPS ---------------------------------------------------------------------

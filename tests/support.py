@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,6 +43,15 @@ def manage(*args: str, env: dict[str, str], timeout: float = 120):
         timeout=timeout,
         check=False,
     )
+
+
+def copy_project(target: Path) -> Path:
+    """Copy what `pip install` + `manage.py` + gunicorn run, without collected files."""
+    for name in ("config", "accounts", "health"):
+        shutil.copytree(ROOT / name, target / name)
+    for name in ("manage.py", "gunicorn.conf.py"):
+        shutil.copy(ROOT / name, target)
+    return target
 
 
 def freeze(server: EmbeddedPostgres) -> None:

@@ -9,13 +9,14 @@ import os
 import re
 import secrets
 import subprocess
+import sys
 
 import psycopg
 import pytest
 
 from config.log import RedactSecretsFilter, redact
 from embedded_postgres.server import binaries
-from tests.support import ROOT, SECRET_KEY, manage
+from tests.support import ROOT, SECRET_KEY, child_env, copy_project, manage
 
 # The Dockerfile's placeholder for its collectstatic step.
 BUILD_KEY = re.search(
@@ -195,3 +196,43 @@ def test_redact(text, expected):
 
 def _secret():
     return {"DJANGO_SECRET_KEY": SECRET_KEY}
+
+
+class TestWithoutCollectstatic:
+    """pip install, migrate, gunicorn: a styled admin without collectstatic."""
+
+    FETCH = """
+import re
+from django.test import Client
+client = Client()
+page = client.get("/admin/login/")
+css = re.search(r'href="(/static/admin/css/base[^"]*)"', page.text).group(1)
+sheet = client.get(css)
+rules = b"".join(sheet.streaming_content).count(b"{")
+print(page.status_code, css, sheet.status_code, rules > 10)
+"""
+
+    def test_admin_login__is_styled_not_a_500(self, tmp_path):
+        project = copy_project(tmp_path)
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "--no-imports", "-c", self.FETCH],
+            cwd=project,
+            env=child_env(
+                **{
+                    **PRODUCTION,
+                    "DJANGO_ALLOWED_HOSTS": "testserver",
+                    "DJANGO_SECURE_SSL_REDIRECT": "false",
+                }
+            ),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.split() == [
+            "200",
+            "/static/admin/css/base.css",
+            "200",
+            "True",
+        ]

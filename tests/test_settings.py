@@ -2,7 +2,6 @@
 
 import os
 import runpy
-import shutil
 import subprocess
 import sys
 from urllib.parse import quote
@@ -16,7 +15,7 @@ from django.db.backends.postgresql.base import DatabaseWrapper
 from config import env as readers
 from config import settings as project_settings
 from config.pool import check_connection
-from tests.support import ROOT, SECRET_KEY, child_env
+from tests.support import ROOT, SECRET_KEY, child_env, copy_project
 
 SECRET = "s3cret-Pa55"
 GOOD = {
@@ -276,9 +275,7 @@ class TestConnection:
 class TestDotEnv:
     @pytest.fixture
     def project(self, tmp_path):
-        for name in ("config", "accounts", "health", "embedded_postgres"):
-            shutil.copytree(ROOT / name, tmp_path / name)
-        shutil.copy(ROOT / "manage.py", tmp_path)
+        copy_project(tmp_path)
         (tmp_path / ".env").write_text("DJANGO_ALLOWED_HOSTS=from-dotenv.example\n")
         return tmp_path
 
