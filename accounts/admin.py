@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.forms import CharField, TextInput
@@ -74,16 +75,61 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
 
-    @admin.action(description=_("Block selected users"))
+    # Only a superuser grants or holds every right: others may neither change
+    # these fields nor edit a superuser (#9).
+    SUPERUSER_FIELDS = ("is_superuser", "groups", "user_permissions")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = [*super().get_readonly_fields(request, obj)]
+        if not request.user.is_superuser:
+            fields += self.SUPERUSER_FIELDS
+        if obj is not None and obj.pk == request.user.pk:
+            fields.append("is_blocked")  # nobody blocks themselves
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.action(description=_("Block selected users"), permissions=["change"])
     def block(self, request, queryset):
         self._set_blocked(request, queryset, blocked=True)
 
-    @admin.action(description=_("Unblock selected users"))
+    @admin.action(description=_("Unblock selected users"), permissions=["change"])
     def unblock(self, request, queryset):
         self._set_blocked(request, queryset, blocked=False)
 
     def _set_blocked(self, request, queryset, *, blocked):
-        count = queryset.update(is_blocked=blocked)
+        if blocked and queryset.filter(pk=request.user.pk).exists():
+            self.message_user(request, _("You cannot block yourself."), messages.ERROR)
+            queryset = queryset.exclude(pk=request.user.pk)
+        if (
+            not request.user.is_superuser
+            and queryset.filter(is_superuser=True).exists()
+        ):
+            self.message_user(
+                request,
+                _("Only a superuser can block or unblock a superuser."),
+                messages.ERROR,
+            )
+            queryset = queryset.exclude(is_superuser=True)
+        changed = list(queryset.exclude(is_blocked=blocked))
+        count = queryset.model.objects.filter(
+            pk__in=[user.pk for user in changed]
+        ).update(is_blocked=blocked)
+        # update() skips save() and so the admin history: record each user there.
+        LogEntry.objects.log_actions(
+            user_id=request.user.pk,
+            queryset=changed,
+            action_flag=CHANGE,
+            change_message=str(_("Blocked.") if blocked else _("Unblocked.")),
+        )
         template = (
             ngettext("Blocked %d user.", "Blocked %d users.", count)
             if blocked

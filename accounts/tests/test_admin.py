@@ -3,6 +3,8 @@
 from http import HTTPStatus
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth.models import Permission
 
 from accounts.models import User
 
@@ -157,3 +159,111 @@ class TestChangePage:
         assert response.status_code == HTTPStatus.FOUND
         user.refresh_from_db()
         assert user.check_password("brand-new-phrase-9")
+
+
+@pytest.fixture
+def staff_client(client, students):
+    """A staff member, not a superuser, with the given user permissions."""
+
+    def sign_in(*codenames):
+        staff = User.objects.create_user(
+            "\\corp\\helpdesk", password="staff-pass-1", is_staff=True
+        )
+        staff.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+        client.force_login(staff)
+        return client
+
+    return sign_in
+
+
+def act(client, action, users):
+    return client.post(
+        CHANGELIST,
+        {"action": action, "_selected_action": [str(u.pk) for u in users]},
+        follow=True,
+    )
+
+
+def messages_of(response):
+    return [str(m) for m in response.context["messages"]]
+
+
+class TestActionPermissions:
+    """Blocking is a change: who may do it to whom (#9)."""
+
+    def test_view_only_staff__cannot_block_anyone(self, staff_client, students):
+        client = staff_client("view_user")
+        admin = User.objects.create_superuser("\\corp\\root", password="root-pass-1")
+        act(client, "block", [admin, *students])
+        assert not User.objects.filter(is_blocked=True).exists()
+
+    def test_staff_with_change__blocks_students_but_not_a_superuser(
+        self, staff_client, students
+    ):
+        client = staff_client("view_user", "change_user")
+        admin = User.objects.create_superuser("\\corp\\root", password="root-pass-1")
+        response = act(client, "block", [admin, students[0]])
+        assert list(User.objects.filter(is_blocked=True)) == [students[0]]
+        assert "Only a superuser can block or unblock a superuser." in messages_of(
+            response
+        )
+
+    def test_nobody__blocks_themselves(self, admin_client, students):
+        me = User.objects.get(username="\\corp\\admin")
+        response = act(admin_client, "block", [me, students[0]])
+        assert list(User.objects.filter(is_blocked=True)) == [students[0]]
+        assert "You cannot block yourself." in messages_of(response)
+
+    @pytest.mark.parametrize(
+        ("action", "blocked"), [("block", True), ("unblock", False)]
+    )
+    def test_each_change__is_in_the_admin_history(
+        self, admin_client, students, action, blocked
+    ):
+        User.objects.filter(pk=students[1].pk).update(is_blocked=not blocked)
+        User.objects.filter(pk=students[0].pk).update(is_blocked=blocked)
+        act(admin_client, action, students[:2])
+        entries = LogEntry.objects.filter(action_flag=CHANGE)
+        # Only the user whose state changed.
+        assert [(e.object_id, e.change_message) for e in entries] == [
+            (str(students[1].pk), "Blocked." if blocked else "Unblocked.")
+        ]
+
+
+class TestNonSuperuserStaff:
+    def test_cannot_open_a_superusers_change_page(self, staff_client):
+        client = staff_client("view_user", "change_user")
+        admin = User.objects.create_superuser("\\corp\\root", password="root-pass-1")
+        page = client.get(f"/admin/accounts/user/{admin.pk}/change/")
+        assert "is_blocked" not in page.context["adminform"].form.fields
+        response = client.post(
+            f"/admin/accounts/user/{admin.pk}/change/",
+            {"username": "\\corp\\root", "is_blocked": "on"},
+        )
+        assert response.status_code == HTTPStatus.FORBIDDEN
+        admin.refresh_from_db()
+        assert not admin.is_blocked
+        password = client.post(
+            f"/admin/accounts/user/{admin.pk}/password/",
+            {"password1": "take-over-123", "password2": "take-over-123"},
+        )
+        assert password.status_code == HTTPStatus.FORBIDDEN
+
+    def test_cannot_grant_superuser_groups_or_permissions(self, staff_client, students):
+        client = staff_client("view_user", "change_user")
+        student = students[0]
+        perm = Permission.objects.get(codename="delete_user")
+        response = client.post(
+            f"/admin/accounts/user/{student.pk}/change/",
+            {
+                "username": student.username,
+                "is_superuser": "on",
+                "is_staff": "on",
+                "user_permissions": [perm.pk],
+            },
+        )
+        assert response.status_code == HTTPStatus.FOUND
+        student.refresh_from_db()
+        assert student.is_staff
+        assert not student.is_superuser
+        assert not student.user_permissions.exists()
