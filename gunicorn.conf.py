@@ -6,8 +6,10 @@ import sys
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from gunicorn.glogging import Logger
 
 from config.env import integer
+from config.log import RedactSecretsFilter
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -66,6 +68,19 @@ except ImproperlyConfigured as exc:
     sys.exit(f"Configuration error: {exc}")
 accesslog = "-"
 errorlog = "-"
+
+
+class RedactingLogger(Logger):
+    """gunicorn's error and access logs, through the filter Django's logs use (#9)."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.addFilter(RedactSecretsFilter())
+
+
+logger_class = RedactingLogger
 # No preload: each worker creates its own psycopg pool after the fork.
 preload_app = False
 # gunicorn's control socket (for gunicornc) defaults to one path per OS user, which

@@ -1,4 +1,8 @@
-"""Log lines: one per event, and no password or password hash in any of them."""
+"""Log lines: one per event, no secret in any of them, no forged line breaks.
+
+Used by Django's logging (config/settings.py) and gunicorn's (gunicorn.conf.py);
+Django-free, so that gunicorn's master can use it.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,32 @@ import logging
 import re
 
 REDACTED = "********"
+# A quoted value with its escapes ('it\'s'), or an unquoted one up to a separator.
+_VALUE = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s,;&)}\]]+)"""
+_ASSIGN = r"""['"]?\s*[=:]\s*"""
 _PATTERNS = [
-    # postgresql://user:secret@host -> postgresql://user:********@host
+    # postgresql://user:p@ss@host -> postgresql://user:********@host (up to the
+    # last @ of the word: a raw @ in the password is not the end of it).
     (
-        re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/\s@]*:)[^@\s]+(@)", re.I),
+        re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/\s@]*:)\S*(@)", re.I),
         rf"\1{REDACTED}\2",
     ),
-    # password=secret, PASSWORD': 'secret', "password": "secret", pwd=...
+    # Headers that carry credentials: Authorization: Bearer x, Cookie: a=1; b=2,
+    # 'HTTP_COOKIE': '...'. The value runs to its closing quote or the line's end.
     (
         re.compile(
-            r"""((?:pass(?:word)?|pwd|secret)['"]?\s*[=:]\s*)"""
-            r"""(?:'[^']*'|"[^"]*"|[^\s,;&)}\]]+)""",
+            rf"""(\b[\w.-]*(?:authorization|cookie){_ASSIGN})"""
+            r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\r\n]*)""",
+            re.I,
+        ),
+        rf"\1{REDACTED}",
+    ),
+    # Secrets by key name: password, password1, new_password2, passwd, pwd,
+    # SECRET_KEY, DJANGO_SECRET_KEY, token, api_key, sessionid, csrftoken, ...
+    (
+        re.compile(
+            r"(\b[\w.-]*(?:pass(?:wd|word)?|pwd|secret|token|api[_-]?key|sessionid)"
+            rf"[\w.-]*{_ASSIGN}){_VALUE}",
             re.I,
         ),
         rf"\1{REDACTED}",
@@ -32,6 +51,9 @@ _PATTERNS = [
     (re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}"), REDACTED),
     (re.compile(r"SCRAM-SHA-256\$[^\s'\",]+"), REDACTED),
 ]
+# Control characters and Unicode line breaks: written escaped, so that a logged
+# path or name cannot forge a line or a terminal sequence (#9).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def redact(text: str) -> str:
@@ -40,21 +62,36 @@ def redact(text: str) -> str:
     return text
 
 
+def escape_controls(text: str) -> str:
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 class RedactSecretsFilter(logging.Filter):
-    """Rewrite each record, traceback included, without its secrets."""
+    """Rewrite each record, traceback included, without secrets or control characters.
+
+    Never raises: a malformed log call (wrong arguments) is logged as it was made,
+    rather than failing the request that made it.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
+        try:
+            message = record.getMessage()
+        except Exception:  # any mistake of the caller's
+            message = f"{record.msg!r} (unformattable arguments: {record.args!r})"
+        record.msg = escape_controls(redact(message))
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact(record.exc_text)
+            # Line breaks of a traceback stay; OneLineFormatter folds them.
+            record.exc_text = "\n".join(
+                escape_controls(line) for line in redact(record.exc_text).split("\n")
+            )
         return True
 
 
 class OneLineFormatter(logging.Formatter):
-    """Keep an event, traceback and multi-line messages included, on one line."""
+    """Keep an event, its traceback included, on one line."""
 
     def format(self, record: logging.LogRecord) -> str:
         return super().format(record).replace("\n", "\\n")

@@ -248,5 +248,13 @@ LOGGING = {
     "loggers": {
         # The pool logs every checkout at INFO.
         "psycopg": {"level": "WARNING"},
+        # Django's own handlers (console when debug is on, runserver's) would
+        # bypass the filter: these loggers write through the redacting one (#9).
+        "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
+        "django.server": {
+            "handlers": ["stdout"],
+            "level": LOG_LEVEL,
+            "propagate": False,
+        },
     },
 }

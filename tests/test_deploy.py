@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 import os
 import re
 import secrets
@@ -14,7 +12,6 @@ import sys
 import psycopg
 import pytest
 
-from config.log import RedactSecretsFilter, redact
 from embedded_postgres.server import binaries
 from tests.support import ROOT, SECRET_KEY, child_env, copy_project, manage
 
@@ -131,67 +128,6 @@ class TestInitScripts:
             pytest.raises(psycopg.errors.InsufficientPrivilege),
         ):
             conn.execute("CREATE TABLE public.squat (x int)")
-
-
-class TestLogging:
-    @pytest.fixture
-    def stdout_log(self):
-        """Capture what the configured stdout handler writes."""
-        handler = next(
-            h
-            for h in logging.getLogger().handlers
-            if any(isinstance(f, RedactSecretsFilter) for f in h.filters)
-        )
-        stream = io.StringIO()
-        previous = handler.setStream(stream)
-        yield stream
-        handler.setStream(previous)
-
-    def test_a_dsn__is_logged_without_its_password(self, stdout_log):
-        logging.getLogger("tests").warning(
-            "connecting to %s", "postgresql://app:Sup3r-Secret@db:5432/app"
-        )
-        line = stdout_log.getvalue()
-        assert "Sup3r-Secret" not in line
-        assert "postgresql://app:********@db:5432/app" in line
-
-    def test_a_failed_connection__is_logged_on_one_line_without_secrets(
-        self, stdout_log
-    ):
-        dsn = "postgresql://app:Sup3r-Secret@127.0.0.1:1/app"
-        try:
-            psycopg.connect(dsn, connect_timeout=2)
-        except psycopg.OperationalError:
-            logging.getLogger("tests").exception("could not connect with %s", dsn)
-        output = stdout_log.getvalue()
-        assert "Sup3r-Secret" not in output
-        assert output.count("\n") == 1
-        assert "Traceback" in output  # kept, on the same line
-
-    def test_password_hashes_and_settings__are_redacted(self, stdout_log, user):
-        logger = logging.getLogger("tests")
-        logger.error("user %s has %s", user.username, user.password)
-        logger.error("settings: %s", {"PASSWORD": "Sup3r-Secret", "USER": "app"})
-        logger.error("conninfo: host=db password=Sup3r-Secret user=app")
-        output = stdout_log.getvalue()
-        assert user.password not in output
-        assert "Sup3r-Secret" not in output
-        assert "\\uni\\jsmith" in output
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("postgresql://u:p%40ss@h/d", "postgresql://u:********@h/d"),
-        ("password=hunter2 user=x", "password=******** user=x"),
-        ("{'PASSWORD': 'hunter2'}", "{'PASSWORD': ********}"),
-        ("bcrypt_sha256$$2b$12$abc/def", "********"),
-        ("pbkdf2_sha256$1000000$salt$hash=", "********"),
-        ("nothing to hide here", "nothing to hide here"),
-    ],
-)
-def test_redact(text, expected):
-    assert redact(text) == expected
 
 
 def _secret():

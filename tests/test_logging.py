@@ -1,0 +1,176 @@
+"""Log lines: one per event, no secrets, no forged lines, from every logger."""
+
+from __future__ import annotations
+
+import io
+import logging
+import socket
+
+import psycopg
+import pytest
+
+from config.log import RedactSecretsFilter, escape_controls, redact
+from tests.support import ROOT, SECRET_KEY, Gunicorn
+
+
+class TestLogging:
+    @pytest.fixture
+    def stdout_log(self):
+        """Capture what the configured stdout handler writes."""
+        handler = next(
+            h
+            for h in logging.getLogger().handlers
+            if any(isinstance(f, RedactSecretsFilter) for f in h.filters)
+        )
+        stream = io.StringIO()
+        previous = handler.setStream(stream)
+        yield stream
+        handler.setStream(previous)
+
+    def test_a_dsn__is_logged_without_its_password(self, stdout_log):
+        logging.getLogger("tests").warning(
+            "connecting to %s", "postgresql://app:Sup3r-Secret@db:5432/app"
+        )
+        line = stdout_log.getvalue()
+        assert "Sup3r-Secret" not in line
+        assert "postgresql://app:********@db:5432/app" in line
+
+    def test_a_failed_connection__is_logged_on_one_line_without_secrets(
+        self, stdout_log
+    ):
+        dsn = "postgresql://app:Sup3r-Secret@127.0.0.1:1/app"
+        try:
+            psycopg.connect(dsn, connect_timeout=2)
+        except psycopg.OperationalError:
+            logging.getLogger("tests").exception("could not connect with %s", dsn)
+        output = stdout_log.getvalue()
+        assert "Sup3r-Secret" not in output
+        assert output.count("\n") == 1
+        assert "Traceback" in output  # kept, on the same line
+
+    def test_password_hashes_and_settings__are_redacted(self, stdout_log, user):
+        logger = logging.getLogger("tests")
+        logger.error("user %s has %s", user.username, user.password)
+        logger.error("settings: %s", {"PASSWORD": "Sup3r-Secret", "USER": "app"})
+        logger.error("conninfo: host=db password=Sup3r-Secret user=app")
+        output = stdout_log.getvalue()
+        assert user.password not in output
+        assert "Sup3r-Secret" not in output
+        assert "\\uni\\jsmith" in output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("postgresql://u:p%40ss@h/d", "postgresql://u:********@h/d"),
+        ("password=hunter2 user=x", "password=******** user=x"),
+        ("{'PASSWORD': 'hunter2'}", "{'PASSWORD': ********}"),
+        ("bcrypt_sha256$$2b$12$abc/def", "********"),
+        ("pbkdf2_sha256$1000000$salt$hash=", "********"),
+        ("nothing to hide here", "nothing to hide here"),
+    ],
+)
+def test_redact(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "password1=hunter2 password2=hunter2",
+            "password1=******** password2=********",
+        ),
+        ("new_password1=hunter2&x=1", "new_password1=********&x=1"),
+        ("SECRET_KEY=abc DEBUG=1", "SECRET_KEY=******** DEBUG=1"),
+        ("DJANGO_SECRET_KEY=abc", "DJANGO_SECRET_KEY=********"),
+        ("passwd=hunter2", "passwd=********"),
+        ("Cookie: sessionid=abc; csrftoken=def", "Cookie: ********"),
+        (
+            "'HTTP_COOKIE': 'sessionid=abc', 'HTTP_HOST': 'x'",
+            "'HTTP_COOKIE': ********, 'HTTP_HOST': 'x'",
+        ),
+        ("Authorization: Bearer abc.def", "Authorization: ********"),
+        ("sessionid=abc", "sessionid=********"),
+        (r"password='it\'s a secret' user=x", "password=******** user=x"),
+        ("postgresql://u:p@ss@h:5432/d", "postgresql://u:********@h:5432/d"),
+    ],
+)
+def test_redact__by_key_name_and_form(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("GET /a\r\n2026 INFO forged", "GET /a\\r\\n2026 INFO forged"),
+        ("\x1b[31mred", "\\x1b[31mred"),
+        ("line\u2028break", "line\\u2028break"),
+        ("plain \\uni\\zoë", "plain \\uni\\zoë"),
+    ],
+)
+def test_escape_controls(text, expected):
+    assert escape_controls(text) == expected
+
+
+class TestEveryLogger:
+    @pytest.fixture
+    def stdout_log(self):
+        handler = next(
+            h
+            for h in logging.getLogger().handlers
+            if any(isinstance(f, RedactSecretsFilter) for f in h.filters)
+        )
+        stream = io.StringIO()
+        previous = handler.setStream(stream)
+        yield stream
+        handler.setStream(previous)
+
+    @pytest.mark.parametrize("name", ["django", "django.request", "django.server"])
+    def test_djangos_loggers__write_only_through_the_filter(self, name):
+        logger = logging.getLogger(name)
+        while logger is not None:
+            # pytest's own capturing handlers aside.
+            for handler in logger.handlers:
+                if type(handler).__module__.startswith("_pytest"):
+                    continue
+                assert any(isinstance(f, RedactSecretsFilter) for f in handler.filters)
+            logger = logger.parent if logger.propagate else None
+
+    def test_a_malformed_call__is_logged_not_raised(self, stdout_log):
+        logging.getLogger("tests").error("%s and %s password=%s", "one")
+        line = stdout_log.getvalue()
+        assert "unformattable arguments" in line
+        assert line.count("\n") == 1
+
+    def test_a_forged_line__stays_one_escaped_line(self, stdout_log):
+        logging.getLogger("django.request").warning(
+            "Not Found: %s", "/x\r\n2026-01-01 INFO forged \x1b[2J"
+        )
+        line = stdout_log.getvalue()
+        assert line.count("\n") == 1
+        assert "\\r\\n2026-01-01 INFO forged \\x1b[2J" in line
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_logs__are_redacted_and_escaped(tmp_path):
+    log = ROOT / ".pytest_cache" / "gunicorn-logging.log"
+    from django.db import connection
+
+    settings = connection.settings_dict
+    url = (
+        f"postgresql://{settings['USER']}:{settings['PASSWORD']}@127.0.0.1:"
+        f"{settings['PORT']}/{settings['NAME']}"
+    )
+    app = Gunicorn({"DATABASE_URL": url, "DJANGO_SECRET_KEY": SECRET_KEY}, log=log)
+    try:
+        app.get("/health/live?password=hunter2&sessionid=abc")
+        with socket.create_connection(("127.0.0.1", app.port), timeout=5) as raw:
+            raw.sendall(b"GET /evil\x1b[2J HTTP/1.1\r\nHost: x\r\n\r\n")
+            raw.recv(4096)
+    finally:
+        app.stop()
+    output = log.read_text(errors="replace")
+    assert "/health/live?password=********&sessionid=********" in output
+    assert "hunter2" not in output
+    assert "\x1b" not in output
