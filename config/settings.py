@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "health",
+    "config.apps.ProjectConfig",
 ]
 
 MIDDLEWARE = [
@@ -226,6 +227,9 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(
         "DJANGO_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
     )
+# Each SQL statement and its duration on the log, for development; never in
+# production. Parameters go through the same redaction as every log line.
+SQL_ECHO = boolean("DJANGO_SQL_ECHO", default=False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -256,5 +260,6 @@ LOGGING = {
             "level": LOG_LEVEL,
             "propagate": False,
         },
+        "django.db.backends": {"level": "DEBUG" if SQL_ECHO else LOG_LEVEL},
     },
 }
