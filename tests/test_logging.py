@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import socket
 
 import psycopg
 import pytest
 
 from config.log import RedactSecretsFilter, escape_controls, redact
-from tests.support import ROOT, SECRET_KEY, Gunicorn
+from tests.support import ROOT, SECRET_KEY, Gunicorn, manage
 
 
 class TestLogging:
@@ -174,3 +175,58 @@ def test_gunicorn_logs__are_redacted_and_escaped(tmp_path):
     assert "/health/live?password=********&sessionid=********" in output
     assert "hunter2" not in output
     assert "\x1b" not in output
+
+
+class TestSqlEcho:
+    SCRIPT = """
+from accounts.models import User
+name = chr(92) + "uni" + chr(92) + "echo"
+user = User.objects.create_user(name, password="a-long-pass-phrase")
+user.set_password("another-pass-phrase")
+user.save()
+print("HASH", user.password)
+"""
+
+    def run(self, echo):
+        from django.db import connection
+
+        settings = connection.settings_dict
+        url = (
+            f"postgresql://{settings['USER']}:{settings['PASSWORD']}@127.0.0.1:"
+            f"{settings['PORT']}/{settings['NAME']}"
+        )
+        result = manage(
+            "shell",
+            "--no-imports",
+            "-c",
+            self.SCRIPT,
+            env={
+                "DATABASE_URL": url,
+                "DJANGO_SECRET_KEY": SECRET_KEY,
+                "DJANGO_SQL_ECHO": echo,
+            },
+        )
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        password_hash = next(
+            line.split()[1] for line in lines if line.startswith("HASH")
+        )
+        return [line for line in lines if not line.startswith("HASH")], password_hash
+
+    @pytest.mark.django_db(transaction=True)
+    def test_on__logs_each_statement_and_its_duration_without_the_hash(self):
+        lines, password_hash = self.run("true")
+        update = [line for line in lines if 'UPDATE "users"' in line]
+        assert len(update) == 1, lines
+        assert re.search(r"django\.db\.backends: \(\d+\.\d{3}\) UPDATE", update[0])
+        assert password_hash.split("$")[-1] not in result_text(lines)
+        assert "********" in update[0]
+
+    @pytest.mark.django_db(transaction=True)
+    def test_off__logs_no_statement(self):
+        lines, _ = self.run("false")
+        assert not [line for line in lines if "django.db.backends" in line]
+
+
+def result_text(lines):
+    return "\n".join(lines)
