@@ -125,14 +125,20 @@ class EmbeddedPostgres:
         return (self.root / "password").read_text().strip()
 
     def url(self, database: str = DATABASE) -> str:
+        # require_auth: libpq refuses a server on this port that would take the
+        # password by a weaker method (another program squatting the port).
         return (
             f"postgresql://{SUPERUSER}:{quote(self.password, safe='')}"
-            f"@127.0.0.1:{self.port}/{database}"
+            f"@127.0.0.1:{self.port}/{database}?require_auth=scram-sha-256"
         )
 
     @property
     def running(self) -> bool:
-        return self.pid is not None and _alive(self.pid)
+        """Return whether a PostgreSQL server runs with the recorded pid.
+
+        A pid left by a crash may belong to another program by now.
+        """
+        return self.pid is not None and _alive(self.pid) and _is_postgres(self.pid)
 
     @property
     def pid(self) -> int | None:
@@ -250,11 +256,7 @@ class EmbeddedPostgres:
         self.root = root.resolve()
 
     def _link_to_reachable_folder(self, root: Path) -> None:
-        # A fixed shared path: refuse one that someone else made or redirected.
-        home = Path("/var/tmp/embedded-postgres")  # noqa: S108
-        home.mkdir(mode=0o755, exist_ok=True)
-        if home.is_symlink() or home.lstat().st_uid != os.geteuid():
-            raise EmbeddedPostgresError(f"{home} is not ours: remove it")
+        home = _shared_home()
         digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
         target = home / f"{root.name.lstrip('.')}-{digest}"
         target.mkdir(exist_ok=True)
@@ -273,9 +275,12 @@ class EmbeddedPostgres:
         if self.user is None or self._user_can("-x", source / "postgres"):
             return source
         install = source.parent
-        target = Path(tempfile.gettempdir()) / f"embedded-{install.name}"
+        # Never a fixed name in /tmp, which another local user could create
+        # first with a `postgres` of their own (#9).
+        home = _shared_home()
+        target = home / f"bin-{install.name}"
         if not (target / "bin" / "postgres").exists():
-            staging = Path(tempfile.mkdtemp(prefix=f"{target.name}-"))
+            staging = Path(tempfile.mkdtemp(prefix=f"{target.name}-", dir=home))
             shutil.copytree(install, staging, symlinks=True, dirs_exist_ok=True)
             staging.chmod(0o755)
             staging.rename(target)
@@ -357,8 +362,7 @@ class EmbeddedPostgres:
         PostgreSQL removes it itself when the pid is gone, but refuses to start when
         the pid has been reused by another process of the same user.
         """
-        pid = self.pid
-        if pid is not None and not (_alive(pid) and _is_postgres(pid)):
+        if self.pid is not None and not self.running:
             (self.data / "postmaster.pid").unlink()
 
     def _create_database(self, name: str) -> None:
@@ -384,6 +388,22 @@ class EmbeddedPostgres:
             if "FATAL" in line or "ERROR" in line:
                 return line.strip()
         return lines[-1].strip() if lines else "the server log is empty"
+
+
+def _shared_home() -> Path:
+    """Return /var/tmp/embedded-postgres, made or checked to be root's alone.
+
+    A fixed shared path: refuse one that someone else made, redirected or can
+    write to. Kept across reboots, unlike /tmp.
+    """
+    home = Path("/var/tmp/embedded-postgres")  # noqa: S108
+    home.mkdir(mode=0o755, exist_ok=True)
+    info = home.lstat()
+    if home.is_symlink() or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise EmbeddedPostgresError(
+            f"{home} is not root's alone (owner, link or mode): remove it"
+        )
+    return home
 
 
 def _alive(pid: int) -> bool:

@@ -5,6 +5,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -122,6 +123,40 @@ class TestEmbeddedPostgres:
         finally:
             squatter.kill()
             squatter.wait()
+
+    def test_attach__ignores_a_pid_file_whose_pid_is_another_program(self, server):
+        server.start()
+        pid_file = server.data / "postmaster.pid"
+        contents = pid_file.read_text()
+        server.stop()
+        squatter = subprocess.Popen(["sleep", "60"])
+        try:
+            lines = contents.split("\n")
+            lines[0] = str(squatter.pid)
+            pid_file.write_text("\n".join(lines))
+            assert not EmbeddedPostgres(server.root).attach()
+        finally:
+            squatter.kill()
+            squatter.wait()
+
+    def test_url__requires_scram(self, server):
+        server.start()
+        assert server.url().endswith("?require_auth=scram-sha-256")
+        with psycopg.connect(server.url()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+
+    def test_binaries__are_copied_into_roots_folder(self, server, monkeypatch):
+        """As root, unreachable programs go to a checked folder, not a /tmp name."""
+        source = server_module.binaries()
+        monkeypatch.setattr(EmbeddedPostgres, "_user_can", lambda *args: False)
+        if server.user is None:
+            assert server.bin == source
+            return
+        home = Path("/var/tmp/embedded-postgres")  # noqa: S108 - the checked one
+        assert server.bin.parent.parent == home
+        assert (server.bin / "postgres").exists()
+        info = home.lstat()
+        assert (info.st_uid, info.st_mode & 0o022) == (0, 0)
 
     def test_start__refuses_a_port_in_use(self, cluster_root):
         with socket.socket() as taken:
