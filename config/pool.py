@@ -1,4 +1,4 @@
-"""The database pool's connection check, and a ping that answers within a deadline.
+"""The pool's connection check, a ping within a deadline, and error categories.
 
 psycopg waits for a server's answer without limit, and a frozen server (SIGSTOP) or a
 black-holed network keeps the TCP connection up, so neither `connect_timeout` nor TCP
@@ -77,6 +77,31 @@ def unchecked():
         yield
     finally:
         _unchecked.active = False
+
+
+def category(exc: psycopg.Error) -> str:
+    """Return a short, secret-free description of a database error."""
+    message = str(exc).lower()
+    if isinstance(exc, psycopg.errors.ConnectionTimeout) or "timeout" in message:
+        return "timeout"
+    if "connection refused" in message:
+        return "connection refused"
+    if (
+        isinstance(
+            exc,
+            psycopg.errors.InvalidPassword
+            | psycopg.errors.InvalidAuthorizationSpecification,
+        )
+        or "authentication failed" in message
+    ):
+        return "authentication failed"
+    if "does not exist" in message:
+        return "database not found"
+    if "too many" in message:
+        return "too many connections"
+    if "translate host name" in message or "name or service not known" in message:
+        return "host not found"
+    return "database error"
 
 
 def _wait(fileno: int, event: int, deadline: float) -> None:

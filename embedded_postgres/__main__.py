@@ -16,9 +16,12 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import environ
+import psycopg
 
+from config.pool import category
 from embedded_postgres.server import EmbeddedPostgres, EmbeddedPostgresError
 
 
@@ -35,9 +38,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give the command to run after --")
 
     # Real environment variables win over `.env`, as in config/settings.py.
+    source = "the environment" if os.environ.get("DATABASE_URL") else ".env"
     environ.Env.read_env(Path(".env"))
-    if os.environ.get("DATABASE_URL"):
-        print("Using DATABASE_URL from the environment.", file=sys.stderr)
+    if url := os.environ.get("DATABASE_URL"):
+        if problem := unreachable(url, source):
+            print(problem, file=sys.stderr)
+            return 1
+        print(f"Using DATABASE_URL from {source}.", file=sys.stderr)
         return _run(command)
 
     try:
@@ -70,6 +77,34 @@ def _server(args: argparse.Namespace):
         yield server
     finally:
         server.stop()
+
+
+def unreachable(url: str, source: str) -> str:
+    """Return one line saying why PostgreSQL at `url` cannot be used, or ''.
+
+    Names where the URL came from, its host and port (never its password), the
+    cause, and what to do, instead of a pool's warnings and a traceback (#9).
+    """
+    parts = urlsplit(url)
+    try:
+        psycopg.connect(
+            urlunsplit(("postgresql", *parts[1:])), connect_timeout=3
+        ).close()
+    except psycopg.Error as exc:
+        where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+        advice = (
+            "start it (docker compose up -d db for the compose route), or remove "
+            "DATABASE_URL from .env to use the embedded PostgreSQL"
+            if source == ".env"
+            else "start it, or unset DATABASE_URL to use the embedded PostgreSQL"
+        )
+        return (
+            f"DATABASE_URL from {source} names PostgreSQL at {where}, which cannot "
+            f"be used ({category(exc)}): {advice}."
+        )
+    except ValueError:
+        return f"DATABASE_URL from {source} is malformed: see .env.example."
+    return ""
 
 
 def _run(command: list[str], **env: str) -> int:

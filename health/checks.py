@@ -13,7 +13,7 @@ from health_check import checks
 from health_check.exceptions import ServiceUnavailable
 from psycopg_pool import PoolTimeout
 
-from config.pool import ping, unchecked
+from config.pool import category, ping, unchecked
 
 logger = logging.getLogger(__name__)
 
@@ -107,28 +107,3 @@ class Database(checks.Database):
 
 class _NoPooledConnection(Exception):
     """The pool had no connection that answered."""
-
-
-def category(exc: psycopg.Error) -> str:
-    """Return a short, secret-free description of a database error."""
-    message = str(exc).lower()
-    if isinstance(exc, psycopg.errors.ConnectionTimeout) or "timeout" in message:
-        return "timeout"
-    if "connection refused" in message:
-        return "connection refused"
-    if (
-        isinstance(
-            exc,
-            psycopg.errors.InvalidPassword
-            | psycopg.errors.InvalidAuthorizationSpecification,
-        )
-        or "authentication failed" in message
-    ):
-        return "authentication failed"
-    if "does not exist" in message:
-        return "database not found"
-    if "too many" in message:
-        return "too many connections"
-    if "translate host name" in message or "name or service not known" in message:
-        return "host not found"
-    return "database error"

@@ -12,8 +12,9 @@ import pytest
 from django.core.wsgi import get_wsgi_application
 from django.db import connection
 
+from config.pool import category
 from embedded_postgres.server import free_port
-from health.checks import CoolOff, Database, category
+from health.checks import CoolOff, Database
 from health.probes import serve_probes
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
