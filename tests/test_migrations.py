@@ -86,11 +86,19 @@ def assert_users_schema():
         "CREATE INDEX idx_users_is_blocked ON public.users "
         "USING btree (is_blocked) WHERE is_blocked"
     )
-    assert users_checks() == {
-        "users_username_format": (
-            "CHECK (((username)::text ~ '^\\\\[^\\\\]+\\\\[^\\\\]+$'::text))"
-        )
+    checks = users_checks()
+    assert set(checks) == {
+        "users_username_format",
+        "users_username_visible",
+        "users_username_nfkc",
     }
+    assert checks["users_username_format"] == (
+        "CHECK (((username)::text ~ '^\\\\[^\\\\]+\\\\[^\\\\]+$'::text))"
+    )
+    assert checks["users_username_nfkc"] == "CHECK ((username IS NFKC NORMALIZED))"
+    assert checks["users_username_visible"].startswith(
+        "CHECK ((NOT ((username)::text ~ '[\\u0001-\\u001f"
+    )
     assert users_triggers() == {"users_set_updated_at"}
 
 
