@@ -3,11 +3,14 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.forms import CharField, TextInput
+from django.forms import BooleanField, CharField, TextInput
+from django.utils import timezone
+from django.utils.formats import localize
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from accounts.models import User
+from accounts.models import Session, User
 
 
 class UsernameField(CharField):
@@ -44,6 +47,12 @@ class UserCreationForm(AdminUserCreationForm):
 
 
 class UserEditForm(UserChangeForm):
+    end_sessions = BooleanField(
+        label=_("End all sessions"),
+        required=False,
+        help_text=_("Sign this user out everywhere when saving."),
+    )
+
     class Meta(UserChangeForm.Meta):
         model = User
         field_classes = {"username": UsernameField}
@@ -57,11 +66,12 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("is_blocked", "is_staff", "is_superuser")
     search_fields = ("username",)
     ordering = ("username",)
-    readonly_fields = ("id", "created_at", "updated_at", "last_login")
-    actions = ("block", "unblock")
+    readonly_fields = ("id", "created_at", "updated_at", "last_login", "session_table")
+    actions = ("block", "unblock", "end_all_sessions")
     fieldsets = (
         (None, {"fields": ("id", "username", "password")}),
         (_("Status"), {"fields": ("is_blocked", "is_staff", "is_superuser")}),
+        (_("Sessions"), {"fields": ("session_table", "end_sessions")}),
         (_("Permissions"), {"fields": ("groups", "user_permissions")}),
         (_("Dates"), {"fields": ("last_login", "created_at", "updated_at")}),
     )
@@ -78,6 +88,59 @@ class UserAdmin(DjangoUserAdmin):
     # Only a superuser grants or holds every right: others may neither change
     # these fields nor edit a superuser (#9).
     SUPERUSER_FIELDS = ("is_superuser", "groups", "user_permissions")
+
+    @admin.display(description=_("Sessions"))
+    def session_table(self, user):
+        """List the user's live sessions, never their keys (each is a credential)."""
+        rows = user.sessions.filter(expire_date__gt=timezone.now()).order_by(
+            "-last_seen_at"
+        )
+        if not rows:
+            return _("None")
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            _("Created"),
+            _("Last seen"),
+            _("IP address"),
+            _("User agent"),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        localize(timezone.localtime(row.created_at)),
+                        localize(timezone.localtime(row.last_seen_at)),
+                        row.ip or "",
+                        row.user_agent,
+                    )
+                    for row in rows
+                ),
+            ),
+        )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # "End all sessions" is among the form's changed fields, so the admin
+        # history records it with the rest of the change.
+        if change and form.cleaned_data.get("end_sessions"):
+            obj.sessions.all().delete()
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        # Read-only: no "End all sessions" box to show.
+        return [
+            (
+                name,
+                {
+                    **options,
+                    "fields": [f for f in options["fields"] if f != "end_sessions"],
+                },
+            )
+            for name, options in fieldsets
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         fields = [*super().get_readonly_fields(request, obj)]
@@ -104,6 +167,31 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description=_("Unblock selected users"), permissions=["change"])
     def unblock(self, request, queryset):
         self._set_blocked(request, queryset, blocked=False)
+
+    @admin.action(
+        description=_("End all sessions of selected users"), permissions=["change"]
+    )
+    def end_all_sessions(self, request, queryset):
+        if not request.user.is_superuser:
+            queryset = queryset.exclude(is_superuser=True)
+        users = list(queryset.filter(sessions__isnull=False).distinct())
+        ended = Session.objects.filter(user__in=users).delete()[0]
+        LogEntry.objects.log_actions(
+            user_id=request.user.pk,
+            queryset=users,
+            action_flag=CHANGE,
+            change_message=str(_("Ended all sessions.")),
+        )
+        self.message_user(
+            request,
+            ngettext(
+                "Ended %(sessions)d session of %(users)d user.",
+                "Ended %(sessions)d sessions of %(users)d users.",
+                ended,
+            )
+            % {"sessions": ended, "users": len(users)},
+            messages.SUCCESS,
+        )
 
     def _set_blocked(self, request, queryset, *, blocked):
         if blocked and queryset.filter(pk=request.user.pk).exists():

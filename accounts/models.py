@@ -3,6 +3,7 @@ import uuid
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.postgres.functions import RandomUUID
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
 from django.db.models.functions import Now, Upper
@@ -19,6 +20,9 @@ from accounts.validators import (
     NFKCUsernameValidator,
     VisibleUsernameValidator,
 )
+
+# Enough for any real browser's User-Agent; longer ones are cut, not refused.
+USER_AGENT_LENGTH = 256
 
 
 class IsNFKCNormalized(models.Func):
@@ -148,3 +152,51 @@ class User(AbstractBaseUser, PermissionsMixin):
         # Stored as entered. Django's NFKC would turn the fullwidth backslash
         # U+FF3C into `\`, accepting in Python what PostgreSQL refuses.
         return username
+
+
+class Session(AbstractBaseSession):
+    """A signed-in browser: Django's database session, tied to its user by PostgreSQL.
+
+    The database ends sessions itself: deleting a user cascades (ON DELETE
+    CASCADE), and the users_end_sessions trigger deletes a user's sessions when
+    the user is blocked or the password changes, whatever path made the change.
+    """
+
+    # What the API shows instead of the session key, which is a credential.
+    public_id = models.UUIDField(
+        unique=True, default=uuid.uuid4, db_default=RandomUUID(), editable=False
+    )
+    user = models.ForeignKey(
+        User,
+        on_delete=models.DB_CASCADE,
+        null=True,
+        blank=True,
+        related_name="sessions",
+        # idx_sessions_user below serves lookups by user.
+        db_index=False,
+        help_text=_("Empty until someone signs in with this session."),
+    )
+    created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
+    # Written when the session is saved, else at most once a minute (SessionStore).
+    last_seen_at = models.DateTimeField(_("last seen"), db_default=Now())
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(
+        _("user agent"), max_length=USER_AGENT_LENGTH, blank=True, default=""
+    )
+
+    class Meta(AbstractBaseSession.Meta):
+        db_table = "sessions"
+        indexes = [
+            # "All sessions of this user", newest first: the admin and the API.
+            models.Index(fields=["user", "-last_seen_at"], name="idx_sessions_user"),
+        ]
+
+    def __str__(self):
+        # Not the session key, which is a credential (the base class shows it).
+        return str(self.public_id)
+
+    @classmethod
+    def get_session_store_class(cls):
+        from accounts.sessions import SessionStore
+
+        return SessionStore

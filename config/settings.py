@@ -83,17 +83,18 @@ INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
-    "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "health",
     "config.apps.ProjectConfig",
+    # The API's interactive docs (its static files).
+    "ninja",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "accounts.sessions.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -181,6 +182,20 @@ AUTH_PASSWORD_VALIDATORS = [
         "NumericPasswordValidator",
     )
 ]
+
+# --- Sessions and the API --------------------------------------------------------
+# Sessions live in the `sessions` table, tied to their user (accounts.sessions).
+# django.contrib.sessions is not installed: its django_session table would go
+# unused; accounts provides its clearsessions command.
+SESSION_ENGINE = "accounts.sessions"
+# 8 hours by default: this platform holds counseling data.
+SESSION_COOKIE_AGE = integer("DJANGO_SESSION_COOKIE_AGE", 8 * 60 * 60, minimum=60)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# Origins (scheme://host) of a frontend served elsewhere that may post to the API.
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# /api/docs: on with debug, else only when asked for.
+API_DOCS = boolean("DJANGO_API_DOCS", default=DEBUG)
 
 # --- Internationalisation, static files --------------------------------------------
 

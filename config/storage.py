@@ -15,4 +15,9 @@ class StaticFilesStorage(CompressedManifestStaticFilesStorage):
     def stored_name(self, name: str) -> str:
         if not self.hashed_files:
             return name
-        return super().stored_name(name)
+        try:
+            return super().stored_name(name)
+        except ValueError:
+            # Missing from a manifest older than the code (collectstatic not run
+            # again since): the plain name, unstyled at worst, never a 500.
+            return name

@@ -99,7 +99,7 @@ def assert_users_schema():
     assert checks["users_username_visible"].startswith(
         "CHECK ((NOT ((username)::text ~ '[\\u0001-\\u001f"
     )
-    assert users_triggers() == {"users_set_updated_at"}
+    assert users_triggers() == {"users_set_updated_at", "users_end_sessions"}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -109,9 +109,11 @@ def test_migrations__round_trip_through_zero():
     call_command("migrate", "accounts", "zero", verbosity=0)
     assert not table_exists("users")
     assert not table_exists("users_groups")
+    assert not table_exists("sessions")
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_proc WHERE proname = %s", ["users_set_updated_at"]
+            "SELECT count(*) FROM pg_proc WHERE proname IN (%s, %s)",
+            ["users_set_updated_at", "users_end_sessions"],
         )
         assert cursor.fetchone() == (0,)
 

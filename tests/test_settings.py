@@ -171,6 +171,20 @@ class TestSettingsModule:
         loaded = load_settings(monkeypatch, DJANGO_SECRET_KEY="short", DJANGO_DEBUG="1")
         assert loaded["SECRET_KEY"] == "short"
 
+    @pytest.mark.parametrize("secure", ["true", "false"])
+    def test_cookies__are_secure_with_the_switch(self, monkeypatch, secure):
+        loaded = load_settings(monkeypatch, DJANGO_SECURE_COOKIES=secure)
+        assert loaded["SESSION_COOKIE_SECURE"] is (secure == "true")
+        assert loaded["CSRF_COOKIE_SECURE"] is (secure == "true")
+        assert loaded["SESSION_COOKIE_HTTPONLY"] is True
+        assert loaded["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+    def test_session_age__comes_from_the_environment(self, monkeypatch):
+        loaded = load_settings(monkeypatch)
+        assert loaded["SESSION_COOKIE_AGE"] == 8 * 60 * 60
+        loaded = load_settings(monkeypatch, DJANGO_SESSION_COOKIE_AGE="900")
+        assert loaded["SESSION_COOKIE_AGE"] == 900
+
     def test_good_values__load(self, monkeypatch):
         loaded = load_settings(monkeypatch, DB_POOL_TIMEOUT="0.5")
         assert loaded["DATABASES"]["default"]["OPTIONS"]["pool"]["timeout"] == 0.5

@@ -5,8 +5,9 @@ from http import HTTPStatus
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission
+from django.test import Client
 
-from accounts.models import User
+from accounts.models import Session, User
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/accounts/user/"
@@ -267,3 +268,52 @@ class TestNonSuperuserStaff:
         assert student.is_staff
         assert not student.is_superuser
         assert not student.user_permissions.exists()
+
+
+class TestSessionsInTheAdmin:
+    @pytest.fixture
+    def student_sessions(self, students):
+        from accounts.tests.test_sessions import sign_in
+
+        for student in students[:2]:
+            student.set_password("correct horse 42")
+            student.save()
+        for agent in ("laptop/1.0", "phone/2.0"):
+            sign_in(Client(HTTP_USER_AGENT=agent))
+        sign_in(Client(HTTP_USER_AGENT="other/1.0"), username="\\uni\\adoe")
+        return Session.objects.filter(user=students[0])
+
+    def test_change_page__lists_sessions_without_their_keys(
+        self, admin_client, students, student_sessions
+    ):
+        page = admin_client.get(f"/admin/accounts/user/{students[0].pk}/change/")
+        body = page.content.decode()
+        assert "laptop/1.0" in body
+        assert "phone/2.0" in body
+        assert "other/1.0" not in body
+        for key in Session.objects.values_list("pk", flat=True):
+            assert key not in body
+
+    def test_change_page__ends_all_sessions_and_records_it(
+        self, admin_client, students, student_sessions
+    ):
+        student = students[0]
+        response = admin_client.post(
+            f"/admin/accounts/user/{student.pk}/change/",
+            {"username": student.username, "end_sessions": "on"},
+        )
+        assert response.status_code == HTTPStatus.FOUND
+        assert not student_sessions.exists()
+        assert Session.objects.filter(user=students[1]).exists()
+        entry = LogEntry.objects.get(object_id=str(student.pk))
+        assert "End all sessions" in entry.get_change_message()
+
+    def test_bulk_action__ends_all_sessions_of_selected_users(
+        self, admin_client, students, student_sessions
+    ):
+        response = act(admin_client, "end_all_sessions", students[:2])
+        assert "Ended 3 sessions of 2 users." in messages_of(response)
+        assert not Session.objects.filter(user__in=students).exists()
+        assert (
+            LogEntry.objects.filter(change_message="Ended all sessions.").count() == 2
+        )

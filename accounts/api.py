@@ -1,0 +1,118 @@
+"""The sign-in API, `/api/auth/...`: CSRF token, sign in and out, the caller's sessions.
+
+Sign-in goes through Django's authenticate() and login(): the same backend,
+hashers and blocked-user rule as the admin. Every call that changes state needs
+the CSRF token (`X-CSRFToken`) that GET /api/auth/csrf hands out.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from uuid import UUID
+
+from django.contrib.auth import authenticate, login, logout
+from django.middleware.csrf import get_token
+from django.utils import timezone
+from ninja import Router, Status
+from ninja.errors import HttpError
+from ninja.security import django_auth
+from ninja.utils import check_csrf
+
+from accounts.models import Session
+from accounts.schemas import (
+    Credentials,
+    CsrfOut,
+    EndedOut,
+    ErrorOut,
+    SessionOut,
+    UserOut,
+)
+
+router = Router(tags=["auth"])
+INVALID = {"error": "invalid credentials"}
+
+
+@router.get("/csrf", response=CsrfOut)
+def csrf(request):
+    """Set the CSRF cookie and return its token, for the `X-CSRFToken` header."""
+    return {"csrf_token": get_token(request)}
+
+
+@router.post(
+    "/login", response={HTTPStatus.OK: UserOut, HTTPStatus.UNAUTHORIZED: ErrorOut}
+)
+def sign_in(request, credentials: Credentials):
+    """Sign in; the session key is rotated. Any failure is the same 401.
+
+    A wrong password, an unknown user and a blocked user are answered alike, and
+    Django's backend hashes the password for an unknown user too, so neither the
+    answer nor its timing tells which accounts exist.
+    """
+    if check_csrf(request) is not None:
+        raise HttpError(HTTPStatus.FORBIDDEN, "CSRF token missing or incorrect")
+    user = authenticate(
+        request, username=credentials.username, password=credentials.password
+    )
+    if user is None:
+        return Status(HTTPStatus.UNAUTHORIZED, INVALID)
+    login(request, user)
+    return user
+
+
+@router.post("/logout", auth=django_auth, response={HTTPStatus.NO_CONTENT: None})
+def sign_out(request):
+    """Sign out: the session row is deleted."""
+    logout(request)
+    return Status(HTTPStatus.NO_CONTENT, None)
+
+
+@router.get("/me", auth=django_auth, response=UserOut)
+def me(request):
+    return request.user
+
+
+@router.get("/sessions", auth=django_auth, response=list[SessionOut])
+def sessions(request):
+    """List the caller's sessions that have not expired, the latest used first."""
+    current = request.session.session_key
+    return [
+        {
+            "id": row.public_id,
+            "current": row.session_key == current,
+            "created_at": row.created_at,
+            "last_seen_at": row.last_seen_at,
+            "ip": row.ip,
+            "user_agent": row.user_agent,
+        }
+        for row in _own_sessions(request).order_by("-last_seen_at")
+    ]
+
+
+@router.delete(
+    "/sessions/{uuid:id}",
+    auth=django_auth,
+    response={HTTPStatus.NO_CONTENT: None, HTTPStatus.NOT_FOUND: ErrorOut},
+)
+def end_session(request, id: UUID):
+    """End one of the caller's sessions; another user's is not found."""
+    row = _own_sessions(request).filter(public_id=id).first()
+    if row is None:
+        return Status(HTTPStatus.NOT_FOUND, {"error": "session not found"})
+    if row.session_key == request.session.session_key:
+        logout(request)
+    else:
+        row.delete()
+    return Status(HTTPStatus.NO_CONTENT, None)
+
+
+@router.post("/sessions/end-others", auth=django_auth, response=EndedOut)
+def end_other_sessions(request):
+    """Sign out everywhere else: end every session of the caller's but this one."""
+    ended, _ = (
+        _own_sessions(request).exclude(session_key=request.session.session_key).delete()
+    )
+    return {"ended": ended}
+
+
+def _own_sessions(request):
+    return Session.objects.filter(user=request.user, expire_date__gt=timezone.now())

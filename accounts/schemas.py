@@ -1,0 +1,52 @@
+"""Request and response bodies of the sign-in API (accounts/api.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from ninja import Field, Schema
+from pydantic import StrictStr, field_validator
+
+
+class Credentials(Schema):
+    # The name is looked up as typed (any case, never normalised), as the model
+    # stores it; anything longer than the column cannot be a user.
+    username: StrictStr = Field(max_length=255)
+    # Long enough for any pass phrase, short of a denial of service.
+    password: StrictStr = Field(max_length=4096)
+
+    @field_validator("username", "password")
+    @classmethod
+    def no_nul(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        return value
+
+
+class UserOut(Schema):
+    id: UUID
+    username: str
+
+
+class SessionOut(Schema):
+    """A session of the caller's; `id` is opaque, never the session key."""
+
+    id: UUID
+    current: bool
+    created_at: datetime
+    last_seen_at: datetime
+    ip: str | None
+    user_agent: str
+
+
+class CsrfOut(Schema):
+    csrf_token: str
+
+
+class EndedOut(Schema):
+    ended: int
+
+
+class ErrorOut(Schema):
+    error: str

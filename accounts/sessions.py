@@ -1,0 +1,99 @@
+"""Django's database sessions in the `sessions` table, with their user and client.
+
+SESSION_ENGINE names this module; the middleware below gives each session the
+client's address and user agent. See accounts.models.Session.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore as DBStore
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoMiddleware
+from django.db.models.functions import Now
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.models import USER_AGENT_LENGTH, Session
+
+# A session's last_seen_at is written with its data, or else once in this long:
+# not a write per request.
+TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+class SessionStore(DBStore):
+    def __init__(
+        self, session_key: str | None = None, *, ip: str | None = None, user_agent=""
+    ) -> None:
+        super().__init__(session_key)
+        self.ip = ip
+        self.user_agent = user_agent
+        self._row: Session | None = None
+
+    @classmethod
+    def get_model_class(cls):
+        return Session
+
+    def _get_session_from_db(self):
+        self._row = super()._get_session_from_db()
+        return self._row
+
+    def create_model_instance(self, data: dict) -> Session:
+        row = self._row
+        if row is not None and row.session_key == self.session_key:
+            # An update: keep created_at and public_id as the database has them.
+            row.session_data = self.encode(data)
+            row.expire_date = self.get_expiry_date()
+        else:
+            row = super().create_model_instance(data)
+        row.user_id = data.get(SESSION_KEY)
+        # The database's clock, as for created_at; Django reads it back.
+        row.last_seen_at = Now()
+        if self.ip is not None:
+            row.ip, row.user_agent = self.ip, self.user_agent
+        return row
+
+    def touch(self) -> None:
+        """Record that the session was used, if it was not for TOUCH_INTERVAL."""
+        row = self._row
+        if row is None or row.session_key != self.session_key:
+            return
+        if timezone.now() - row.last_seen_at < TOUCH_INTERVAL:
+            return
+        Session.objects.filter(pk=row.pk).update(
+            last_seen_at=Now(), ip=self.ip, user_agent=self.user_agent
+        )
+        row.last_seen_at = timezone.now()  # near enough: no touch for a minute
+
+
+class SessionMiddleware(DjangoMiddleware):
+    """Django's session middleware, telling each session its client."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        request.session = SessionStore(
+            request.COOKIES.get(settings.SESSION_COOKIE_NAME),
+            ip=client_ip(request),
+            user_agent=user_agent(request),
+        )
+
+    def process_response(self, request: HttpRequest, response):
+        session = getattr(request, "session", None)
+        if isinstance(session, SessionStore) and not session.modified:
+            session.touch()
+        return super().process_response(request, response)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """Return the peer's address (REMOTE_ADDR), or None if it is not an IP."""
+    try:
+        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
+    except ValueError:
+        return None
+
+
+def user_agent(request: HttpRequest) -> str:
+    value = request.headers.get("User-Agent", "").replace("\x00", "")
+    return value[:USER_AGENT_LENGTH]

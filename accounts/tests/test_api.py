@@ -1,0 +1,320 @@
+"""The sign-in API, `/api/auth/...`, as the web frontend calls it (CSRF enforced)."""
+
+import json
+import uuid
+from http import HTTPStatus
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.hashers import MD5PasswordHasher
+from django.test import Client
+
+from accounts.models import Session, User
+from tests.support import SECRET_KEY, manage
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "correct horse 42"
+JSON = "application/json"
+
+
+class Frontend:
+    """A browser running the platform's frontend: a CSRF token, then JSON calls."""
+
+    def __init__(self, agent="browser/1.0"):
+        self.client = Client(enforce_csrf_checks=True, HTTP_USER_AGENT=agent)
+        self.refresh_token()
+
+    def refresh_token(self):
+        self.token = self.client.get("/api/auth/csrf").json()["csrf_token"]
+
+    def post(self, path, body=None, raw=None):
+        data = raw if raw is not None else json.dumps(body or {})
+        return self.client.post(
+            path, data, content_type=JSON, headers={"X-CSRFToken": self.token}
+        )
+
+    def delete(self, path):
+        return self.client.delete(path, headers={"X-CSRFToken": self.token})
+
+    def get(self, path):
+        return self.client.get(path)
+
+    def sign_in(self, username="\\uni\\jsmith", password=PASSWORD):
+        response = self.post(
+            "/api/auth/login", {"username": username, "password": password}
+        )
+        # Django rotates the CSRF token at sign-in, as it does the session key.
+        self.refresh_token()
+        return response
+
+
+@pytest.fixture
+def frontend(user):
+    return Frontend()
+
+
+class CountingHasher(MD5PasswordHasher):
+    """MD5 (fast, for tests) that counts the hashes it computes."""
+
+    calls = 0
+
+    def encode(self, password, salt):
+        CountingHasher.calls += 1
+        return super().encode(password, salt)
+
+
+class TestCsrf:
+    def test_sets_the_cookie_and_returns_its_token(self, db):
+        client = Client(enforce_csrf_checks=True)
+        response = client.get("/api/auth/csrf")
+        assert response.status_code == HTTPStatus.OK
+        assert response.json()["csrf_token"]
+        assert "csrftoken" in response.cookies
+
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("post", "/api/auth/login"),
+            ("post", "/api/auth/logout"),
+            ("post", "/api/auth/sessions/end-others"),
+            ("delete", f"/api/auth/sessions/{uuid.uuid4()}"),
+        ],
+    )
+    def test_state_changing_calls__need_the_token(self, frontend, method, path):
+        frontend.sign_in()
+        before = Session.objects.count()
+        body = {"username": "\\uni\\jsmith", "password": PASSWORD}
+        kwargs = {"data": json.dumps(body), "content_type": JSON}
+        response = getattr(frontend.client, method)(path, **kwargs)
+        assert response.status_code == HTTPStatus.FORBIDDEN
+        assert Session.objects.count() == before
+
+
+class TestLogin:
+    def test_signs_in_whatever_case_is_typed(self, frontend, user):
+        response = frontend.sign_in(username="\\UNI\\JSmith")
+        assert response.status_code == HTTPStatus.OK
+        assert response.json() == {"id": str(user.pk), "username": "\\uni\\jsmith"}
+        assert frontend.get("/api/auth/me").json()["username"] == "\\uni\\jsmith"
+
+    def test_rotates_the_session_key(self, frontend):
+        frontend.client.session.save()  # a session from before signing in
+        before = frontend.client.cookies["sessionid"].value
+        frontend.sign_in()
+        after = frontend.client.cookies["sessionid"].value
+        assert after != before
+        assert list(Session.objects.values_list("pk", flat=True)) == [after]
+
+    @pytest.mark.parametrize(
+        ("username", "password"),
+        [
+            ("\\uni\\jsmith", "wrong password"),
+            ("\\uni\\nobody", PASSWORD),
+            ("\\uni\\blocked", PASSWORD),
+            ("\\uni\\ｊsmith", PASSWORD),  # fullwidth j: never normalised
+        ],
+    )
+    def test_every_failure__is_the_same_401(self, frontend, username, password):
+        User.objects.create_user("\\uni\\blocked", password=PASSWORD, is_blocked=True)
+        response = frontend.sign_in(username=username, password=password)
+        assert response.status_code == HTTPStatus.UNAUTHORIZED
+        assert response.json() == {"error": "invalid credentials"}
+        assert not Session.objects.filter(user__isnull=False).exists()
+
+    @pytest.mark.parametrize(
+        "username", ["\\uni\\jsmith", "\\uni\\nobody", "\\uni\\blocked"]
+    )
+    def test_each_attempt__costs_one_hash(self, frontend, settings, username):
+        """An unknown user costs a hash too: timing tells no account apart."""
+        User.objects.create_user("\\uni\\blocked", password=PASSWORD, is_blocked=True)
+        settings.PASSWORD_HASHERS = [f"{__name__}.CountingHasher"]
+        CountingHasher.calls = 0
+        # The stored hashes are MD5 without the counter: checking them verifies
+        # through the counting hasher's algorithm, which encodes once.
+        frontend.sign_in(username=username, password="wrong password")
+        assert CountingHasher.calls == 1
+
+
+class TestBadInput:
+    """A 4xx naming the field, never a 500; nothing written."""
+
+    @pytest.mark.parametrize(
+        ("raw", "status", "field"),
+        [
+            ("{not json", HTTPStatus.BAD_REQUEST, None),
+            ("[]", HTTPStatus.UNPROCESSABLE_ENTITY, None),
+            ('{"password": "x"}', HTTPStatus.UNPROCESSABLE_ENTITY, "username"),
+            ('{"username": "\\\\a\\\\b"}', HTTPStatus.UNPROCESSABLE_ENTITY, "password"),
+            (
+                '{"username": 42, "password": "x"}',
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "username",
+            ),
+            (
+                '{"username": "\\\\a\\\\b", "password": ["x"]}',
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "password",
+            ),
+            (
+                '{"username": "\\\\a\\\\b\\u0000", "password": "x"}',
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "username",
+            ),
+            (
+                '{"username": "\\\\a\\\\b", "password": "x\\u0000"}',
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "password",
+            ),
+            (
+                json.dumps({"username": "\\a\\" + "b" * 300, "password": "x"}),
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "username",
+            ),
+        ],
+    )
+    def test_malformed_login__is_a_4xx_naming_the_field(
+        self, frontend, raw, status, field
+    ):
+        response = frontend.post("/api/auth/login", raw=raw)
+        assert response.status_code == status, response.content
+        if field is not None:
+            locations = [error["loc"][-1] for error in response.json()["detail"]]
+            assert field in locations
+        assert not Session.objects.exists()
+
+    def test_ten_megabytes__is_a_413(self, frontend):
+        body = json.dumps({"username": "\\a\\b", "password": "x" * 10_000_000})
+        response = frontend.post("/api/auth/login", raw=body)
+        assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+        assert response.json() == {"error": "request body too large"}
+        assert not Session.objects.exists()
+
+
+class TestLogoutAndMe:
+    def test_logout__is_204_and_deletes_the_row(self, frontend):
+        frontend.sign_in()
+        key = frontend.client.cookies["sessionid"].value
+        response = frontend.post("/api/auth/logout")
+        assert response.status_code == HTTPStatus.NO_CONTENT
+        assert not Session.objects.filter(pk=key).exists()
+        assert frontend.get("/api/auth/me").status_code == HTTPStatus.UNAUTHORIZED
+
+    def test_signed_out__me_and_logout_are_401(self, frontend):
+        assert frontend.get("/api/auth/me").status_code == HTTPStatus.UNAUTHORIZED
+        response = frontend.post("/api/auth/logout")
+        assert response.status_code == HTTPStatus.UNAUTHORIZED
+
+
+class TestSessions:
+    @pytest.fixture
+    def laptop_and_phone(self, user):
+        laptop, phone = Frontend("laptop/1.0"), Frontend("phone/2.0")
+        laptop.sign_in()
+        phone.sign_in()
+        return laptop, phone
+
+    def test_list__shows_own_sessions_never_their_keys(self, laptop_and_phone):
+        laptop, _ = laptop_and_phone
+        other = Frontend("other/3.0")
+        User.objects.create_user("\\uni\\adoe", password=PASSWORD)
+        other.sign_in(username="\\uni\\adoe")
+        response = laptop.get("/api/auth/sessions")
+        rows = response.json()
+        assert sorted((r["user_agent"], r["current"]) for r in rows) == [
+            ("laptop/1.0", True),
+            ("phone/2.0", False),
+        ]
+        assert set(rows[0]) == {
+            "id",
+            "current",
+            "created_at",
+            "last_seen_at",
+            "ip",
+            "user_agent",
+        }
+        for key in Session.objects.values_list("pk", flat=True):
+            assert key not in response.content.decode()
+
+    def test_delete__ends_one_own_session(self, laptop_and_phone):
+        laptop, phone = laptop_and_phone
+        phone_id = Session.objects.get(user_agent="phone/2.0").public_id
+        response = laptop.delete(f"/api/auth/sessions/{phone_id}")
+        assert response.status_code == HTTPStatus.NO_CONTENT
+        assert phone.get("/api/auth/me").status_code == HTTPStatus.UNAUTHORIZED
+        assert laptop.get("/api/auth/me").status_code == HTTPStatus.OK
+
+    def test_delete__anothers_session_is_not_found(self, laptop_and_phone):
+        laptop, _ = laptop_and_phone
+        User.objects.create_user("\\uni\\adoe", password=PASSWORD)
+        Frontend("other/3.0").sign_in(username="\\uni\\adoe")
+        theirs = Session.objects.get(user_agent="other/3.0").public_id
+        for target in (theirs, uuid.uuid4()):
+            response = laptop.delete(f"/api/auth/sessions/{target}")
+            assert response.status_code == HTTPStatus.NOT_FOUND
+        assert Session.objects.filter(public_id=theirs).exists()
+
+    def test_delete__the_current_one_signs_out(self, laptop_and_phone):
+        laptop, _ = laptop_and_phone
+        mine = Session.objects.get(user_agent="laptop/1.0").public_id
+        assert laptop.delete(f"/api/auth/sessions/{mine}").status_code == (
+            HTTPStatus.NO_CONTENT
+        )
+        assert laptop.get("/api/auth/me").status_code == HTTPStatus.UNAUTHORIZED
+
+    def test_end_others__keeps_only_the_current(self, laptop_and_phone):
+        laptop, phone = laptop_and_phone
+        response = laptop.post("/api/auth/sessions/end-others")
+        assert response.json() == {"ended": 1}
+        assert list(Session.objects.values_list("user_agent", flat=True)) == [
+            "laptop/1.0"
+        ]
+        assert phone.get("/api/auth/me").status_code == HTTPStatus.UNAUTHORIZED
+
+
+class TestCookieAndDocs:
+    def test_session_cookie__httponly_lax_with_the_configured_age(self, frontend):
+        frontend.sign_in()
+        cookie = frontend.client.cookies["sessionid"]
+        assert cookie["httponly"] is True
+        assert cookie["samesite"] == "Lax"
+        assert cookie["max-age"] == django_settings.SESSION_COOKIE_AGE == 8 * 3600
+
+    def test_openapi__describes_the_auth_api(self, db):
+        paths = Client().get("/api/openapi.json").json()["paths"]
+        assert {
+            "/api/auth/csrf",
+            "/api/auth/login",
+            "/api/auth/logout",
+            "/api/auth/me",
+            "/api/auth/sessions",
+            "/api/auth/sessions/{id}",
+            "/api/auth/sessions/end-others",
+        } <= set(paths)
+
+    def test_docs__are_off_unless_enabled(self, db):
+        assert Client().get("/api/docs").status_code == HTTPStatus.NOT_FOUND
+
+    @pytest.mark.parametrize(("enabled", "status"), [("true", 200), ("false", 404)])
+    def test_docs__follow_django_api_docs(self, enabled, status):
+        from django.db import connection
+
+        real = connection.settings_dict
+        url = (
+            f"postgresql://{real['USER']}:{real['PASSWORD']}@127.0.0.1:"
+            f"{real['PORT']}/{real['NAME']}"
+        )
+        result = manage(
+            "shell",
+            "--no-imports",
+            "-c",
+            "from django.test import Client;"
+            "print(Client().get('/api/docs').status_code)",
+            env={
+                "DATABASE_URL": url,
+                "DJANGO_SECRET_KEY": SECRET_KEY,
+                "DJANGO_API_DOCS": enabled,
+                "DJANGO_ALLOWED_HOSTS": "testserver",
+                "DJANGO_SECURE_SSL_REDIRECT": "false",
+            },
+        )
+        assert result.stdout.strip().splitlines()[-1] == str(status), result.stderr
