@@ -9,6 +9,7 @@ after DATABASE_URL, and pytest-django finishes the set-up in its pytest_configur
 import contextlib
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 import environ
 import pytest
@@ -51,6 +52,18 @@ def _test_settings(settings):
             "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         },
     }
+
+
+@pytest.fixture
+def database_url():
+    """Return the URL of the test database, for a child process (a db test's)."""
+    from django.db import connection
+
+    real = connection.settings_dict
+    return (
+        f"postgresql://{real['USER']}:{quote(real['PASSWORD'], safe='')}"
+        f"@{real['HOST']}:{real['PORT']}/{real['NAME']}"
+    )
 
 
 @pytest.fixture

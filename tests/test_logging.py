@@ -14,20 +14,21 @@ from config.log import RedactSecretsFilter, escape_controls, redact
 from tests.support import ROOT, SECRET_KEY, Gunicorn, manage
 
 
-class TestLogging:
-    @pytest.fixture
-    def stdout_log(self):
-        """Capture what the configured stdout handler writes."""
-        handler = next(
-            h
-            for h in logging.getLogger().handlers
-            if any(isinstance(f, RedactSecretsFilter) for f in h.filters)
-        )
-        stream = io.StringIO()
-        previous = handler.setStream(stream)
-        yield stream
-        handler.setStream(previous)
+@pytest.fixture
+def stdout_log():
+    """Capture what the configured stdout handler writes."""
+    handler = next(
+        h
+        for h in logging.getLogger().handlers
+        if any(isinstance(f, RedactSecretsFilter) for f in h.filters)
+    )
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    yield stream
+    handler.setStream(previous)
 
+
+class TestLogging:
     def test_a_dsn__is_logged_without_its_password(self, stdout_log):
         logging.getLogger("tests").warning(
             "connecting to %s", "postgresql://app:Sup3r-Secret@db:5432/app"
@@ -115,18 +116,6 @@ def test_escape_controls(text, expected):
 
 
 class TestEveryLogger:
-    @pytest.fixture
-    def stdout_log(self):
-        handler = next(
-            h
-            for h in logging.getLogger().handlers
-            if any(isinstance(f, RedactSecretsFilter) for f in h.filters)
-        )
-        stream = io.StringIO()
-        previous = handler.setStream(stream)
-        yield stream
-        handler.setStream(previous)
-
     @pytest.mark.parametrize("name", ["django", "django.request", "django.server"])
     def test_djangos_loggers__write_only_through_the_filter(self, name):
         logger = logging.getLogger(name)
@@ -154,16 +143,11 @@ class TestEveryLogger:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_gunicorn_logs__are_redacted_and_escaped(tmp_path):
+def test_gunicorn_logs__are_redacted_and_escaped(database_url):
     log = ROOT / ".pytest_cache" / "gunicorn-logging.log"
-    from django.db import connection
-
-    settings = connection.settings_dict
-    url = (
-        f"postgresql://{settings['USER']}:{settings['PASSWORD']}@127.0.0.1:"
-        f"{settings['PORT']}/{settings['NAME']}"
+    app = Gunicorn(
+        {"DATABASE_URL": database_url, "DJANGO_SECRET_KEY": SECRET_KEY}, log=log
     )
-    app = Gunicorn({"DATABASE_URL": url, "DJANGO_SECRET_KEY": SECRET_KEY}, log=log)
     try:
         app.get("/health/live?password=hunter2&sessionid=abc")
         with socket.create_connection(("127.0.0.1", app.port), timeout=5) as raw:
@@ -187,21 +171,14 @@ user.save()
 print("HASH", user.password)
 """
 
-    def run(self, echo):
-        from django.db import connection
-
-        settings = connection.settings_dict
-        url = (
-            f"postgresql://{settings['USER']}:{settings['PASSWORD']}@127.0.0.1:"
-            f"{settings['PORT']}/{settings['NAME']}"
-        )
+    def run(self, echo, database_url):
         result = manage(
             "shell",
             "--no-imports",
             "-c",
             self.SCRIPT,
             env={
-                "DATABASE_URL": url,
+                "DATABASE_URL": database_url,
                 "DJANGO_SECRET_KEY": SECRET_KEY,
                 "DJANGO_SQL_ECHO": echo,
             },
@@ -214,8 +191,10 @@ print("HASH", user.password)
         return [line for line in lines if not line.startswith("HASH")], password_hash
 
     @pytest.mark.django_db(transaction=True)
-    def test_on__logs_each_statement_and_its_duration_without_the_hash(self):
-        lines, password_hash = self.run("true")
+    def test_on__logs_each_statement_and_its_duration_without_the_hash(
+        self, database_url
+    ):
+        lines, password_hash = self.run("true", database_url)
         update = [line for line in lines if 'UPDATE "users"' in line]
         assert len(update) == 1, lines
         assert re.search(r"django\.db\.backends: \(\d+\.\d{3}\) UPDATE", update[0])
@@ -223,8 +202,8 @@ print("HASH", user.password)
         assert "********" in update[0]
 
     @pytest.mark.django_db(transaction=True)
-    def test_off__logs_no_statement(self):
-        lines, _ = self.run("false")
+    def test_off__logs_no_statement(self, database_url):
+        lines, _ = self.run("false", database_url)
         assert not [line for line in lines if "django.db.backends" in line]
 
 

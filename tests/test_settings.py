@@ -364,13 +364,8 @@ def _without_pool(loaded):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_manage__closes_the_pool_at_exit():
+def test_manage__closes_the_pool_at_exit(database_url):
     """Left to interpreter shutdown, the pool waited 5 s per stopped thread."""
-    real = connection.settings_dict
-    url = (
-        f"postgresql://{real['USER']}:{quote(real['PASSWORD'], safe='')}@127.0.0.1:"
-        f"{real['PORT']}/{real['NAME']}"
-    )
     result = run(
         [
             "manage.py",
@@ -380,7 +375,7 @@ def test_manage__closes_the_pool_at_exit():
             "from accounts.models import User; User.objects.count();"
             "from django.db import connection; connection.pool.wait(timeout=10)",
         ],
-        {"DATABASE_URL": url},
+        {"DATABASE_URL": database_url},
     )
     assert result.returncode == 0, result.stderr
     assert "couldn't stop thread" not in result.stdout + result.stderr

@@ -295,14 +295,7 @@ class TestCookieAndDocs:
         assert Client().get("/api/docs").status_code == HTTPStatus.NOT_FOUND
 
     @pytest.mark.parametrize(("enabled", "status"), [("true", 200), ("false", 404)])
-    def test_docs__follow_django_api_docs(self, enabled, status):
-        from django.db import connection
-
-        real = connection.settings_dict
-        url = (
-            f"postgresql://{real['USER']}:{real['PASSWORD']}@127.0.0.1:"
-            f"{real['PORT']}/{real['NAME']}"
-        )
+    def test_docs__follow_django_api_docs(self, enabled, status, database_url):
         result = manage(
             "shell",
             "--no-imports",
@@ -310,7 +303,7 @@ class TestCookieAndDocs:
             "from django.test import Client;"
             "print(Client().get('/api/docs').status_code)",
             env={
-                "DATABASE_URL": url,
+                "DATABASE_URL": database_url,
                 "DJANGO_SECRET_KEY": SECRET_KEY,
                 "DJANGO_API_DOCS": enabled,
                 "DJANGO_ALLOWED_HOSTS": "testserver",

@@ -58,14 +58,7 @@ class TestUnreachableDatabaseUrl:
         assert PASSWORD not in line
 
     @pytest.mark.django_db
-    def test_reachable__runs_the_command(self, tmp_path):
-        from django.db import connection
-
-        real = connection.settings_dict
-        url = (
-            f"postgresql://{real['USER']}:{real['PASSWORD']}@127.0.0.1:"
-            f"{real['PORT']}/{real['NAME']}"
-        )
-        result = run_main(tmp_path, DATABASE_URL=url)
+    def test_reachable__runs_the_command(self, tmp_path, database_url):
+        result = run_main(tmp_path, DATABASE_URL=database_url)
         assert result.returncode == 0, result.stderr
         assert result.stderr.strip() == "Using DATABASE_URL from the environment."
