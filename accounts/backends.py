@@ -1,3 +1,4 @@
+from axes.backends import AxesStandaloneBackend
 from django.contrib.auth.backends import ModelBackend
 
 
@@ -10,3 +11,16 @@ class UserBackend(ModelBackend):
     uniqueness here is case-insensitive and enforced by the idx_users_username_upper
     index.
     """
+
+
+class ThrottleBackend(AxesStandaloneBackend):
+    """django-axes' lockout check, first of the backends: no hash when locked out.
+
+    A call without a request (a script, Django's test client) has no client to
+    throttle and goes on unchecked, where axes would raise.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)

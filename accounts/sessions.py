@@ -6,7 +6,6 @@ client's address and user agent. See accounts.models.Session.
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,7 +16,8 @@ from django.db.models.functions import Now
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.models import USER_AGENT_LENGTH, Session
+from accounts.clients import client_ip, user_agent
+from accounts.models import Session
 
 # A session's last_seen_at is written with its data, or else once in this long:
 # not a write per request.
@@ -84,16 +84,3 @@ class SessionMiddleware(DjangoMiddleware):
         if isinstance(session, SessionStore) and not session.modified:
             session.touch()
         return super().process_response(request, response)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """Return the peer's address (REMOTE_ADDR), or None if it is not an IP."""
-    try:
-        return str(ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")))
-    except ValueError:
-        return None
-
-
-def user_agent(request: HttpRequest) -> str:
-    value = request.headers.get("User-Agent", "").replace("\x00", "")
-    return value[:USER_AGENT_LENGTH]

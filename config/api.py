@@ -7,6 +7,7 @@ from django.core.exceptions import RequestDataTooBig
 from ninja import NinjaAPI
 
 from accounts.api import router as auth_router
+from accounts.hashers import HashingBusy
 
 api = NinjaAPI(
     title="Counseling platform API",
@@ -17,6 +18,17 @@ api = NinjaAPI(
     docs_url="/docs" if settings.API_DOCS else None,
 )
 api.add_router("/auth", auth_router)
+
+
+@api.exception_handler(HashingBusy)
+def hashing_busy(request, exc):
+    response = api.create_response(
+        request,
+        {"error": "sign-in is busy: try again shortly"},
+        status=HTTPStatus.SERVICE_UNAVAILABLE,
+    )
+    response["Retry-After"] = "1"
+    return response
 
 
 @api.exception_handler(RequestDataTooBig)

@@ -8,6 +8,8 @@ A wrong value stops start-up with `ImproperlyConfigured` naming the variable, wh
 
 from __future__ import annotations
 
+import ipaddress
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,6 +25,15 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
 POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
+
+
+def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            "DJANGO_TRUSTED_PROXIES must be a comma list of IP addresses or networks"
+        ) from None
 
 
 def _database(name: str) -> dict:
@@ -89,6 +100,8 @@ INSTALLED_APPS = [
     "config.apps.ProjectConfig",
     # The API's interactive docs (its static files).
     "ninja",
+    # Sign-in throttling: failed attempts and lockouts in PostgreSQL.
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -100,7 +113,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "config.middleware.DatabaseUnavailableMiddleware",
+    "config.middleware.UnavailableMiddleware",
+    # Last: turns a request flagged as locked out into its 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -162,14 +177,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Accounts ------------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["accounts.backends.UserBackend"]
+AUTHENTICATION_BACKENDS = [
+    # First: a locked-out attempt is refused before any password is hashed.
+    "accounts.backends.ThrottleBackend",
+    "accounts.backends.UserBackend",
+]
 # The username is unique case-insensitively (the idx_users_username_upper index),
 # which Django's check for a unique USERNAME_FIELD cannot see.
 SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 # bcrypt (12 rounds, Django's default) first, as the architecture requires; the
 # others stay only so that old hashes are upgraded at the next login.
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "accounts.hashers.BoundedBCryptSHA256PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
@@ -196,6 +215,30 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # /api/docs: on with debug, else only when asked for.
 API_DOCS = boolean("DJANGO_API_DOCS", default=DEBUG)
+
+# --- Sign-in under attack ---------------------------------------------------------
+# Proxies (addresses or networks) whose X-Forwarded-For is believed; nobody else's.
+TRUSTED_PROXIES = [
+    _network(value) for value in env.list("DJANGO_TRUSTED_PROXIES", default=[])
+]
+# Lock out a username, and separately a client address, after this many failed
+# sign-ins, for this many seconds (django-axes; a success resets the count).
+AXES_FAILURE_LIMIT = integer("DJANGO_SIGNIN_FAILURE_LIMIT", 5)
+SIGNIN_COOLOFF_SECONDS = integer("DJANGO_SIGNIN_COOLOFF_SECONDS", 900)
+AXES_COOLOFF_TIME = timedelta(seconds=SIGNIN_COOLOFF_SECONDS)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "accounts.throttling.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.clients.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
+# A password hash takes a core for about 0.25 s (bcrypt, cost 12): at most this
+# many run at once in a worker process, one fewer than its threads, so that
+# probes and pages always find a free thread. An attempt that waits longer than
+# SIGNIN_HASH_WAIT seconds for a slot gets a 503 with Retry-After.
+SIGNIN_HASH_SLOTS = integer(
+    "DJANGO_SIGNIN_HASH_SLOTS", max(1, integer("GUNICORN_THREADS", 2) - 1)
+)
+SIGNIN_HASH_WAIT = number("DJANGO_SIGNIN_HASH_WAIT", 0.5, minimum=0)
 
 # --- Internationalisation, static files --------------------------------------------
 
@@ -267,6 +310,8 @@ LOGGING = {
     "loggers": {
         # The pool logs every checkout at INFO.
         "psycopg": {"level": "WARNING"},
+        # Its banner at every start; lockouts still log (axes.handlers).
+        "axes.apps": {"level": "WARNING"},
         # Django's own handlers (console when debug is on, runserver's) would
         # bypass the filter: these loggers write through the redacting one (#9).
         "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
