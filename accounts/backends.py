@@ -1,5 +1,9 @@
 from axes.backends import AxesStandaloneBackend
+from axes.models import AccessAttempt
 from django.contrib.auth.backends import ModelBackend
+
+from accounts.clients import client_ip
+from accounts.hashers import may_wait
 
 
 class UserBackend(ModelBackend):
@@ -16,11 +20,18 @@ class UserBackend(ModelBackend):
 class ThrottleBackend(AxesStandaloneBackend):
     """django-axes' lockout check, first of the backends: no hash when locked out.
 
-    A call without a request (a script, Django's test client) has no client to
-    throttle and goes on unchecked, where axes would raise.
+    It also decides whether this sign-in may wait for a hashing slot: not when
+    its address failed recently (accounts.hashers). A call without a request (a
+    script, Django's test client) has no client to throttle and goes on
+    unchecked, where axes would raise.
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         if request is None:
             return None
+        may_wait.set(
+            not AccessAttempt.objects.filter(
+                ip_address=client_ip(request), failures_since_start__gt=0
+            ).exists()
+        )
         return super().authenticate(request, username, password, **kwargs)

@@ -3,6 +3,7 @@
 import ipaddress
 import json
 import threading
+import time
 from http import HTTPStatus
 
 import pytest
@@ -161,8 +162,8 @@ class TestAdmissionControl:
         settings.PASSWORD_HASHERS = [
             "accounts.hashers.BoundedBCryptSHA256PasswordHasher"
         ]
-        hashers._slots = threading.BoundedSemaphore(1)
-        hashers._slots.acquire()
+        hashers._slots = hashers.Slots(1)
+        assert hashers._slots.acquire(wait=False, timeout=0)
         yield
         hashers._slots.release()
         hashers._slots = None
@@ -189,3 +190,53 @@ class TestAdmissionControl:
 
         assert call(application, "GET", "/health")[0] == HTTPStatus.OK
         assert Client().get("/api/auth/csrf").status_code == HTTPStatus.OK
+
+
+class TestSlots:
+    def test_free_slot__is_taken_without_waiting(self):
+        slots = hashers.Slots(1)
+        assert slots.acquire(wait=False, timeout=0)
+        assert not slots.acquire(wait=False, timeout=0)
+
+    def test_waiting__times_out(self):
+        slots = hashers.Slots(1)
+        slots.acquire(wait=False, timeout=0)
+        assert not slots.acquire(wait=True, timeout=0.05)
+
+    def test_a_freed_slot__goes_to_who_waits_not_to_a_guesser(self):
+        slots = hashers.Slots(1)
+        slots.acquire(wait=False, timeout=0)
+        got = []
+        waiter = threading.Thread(
+            target=lambda: got.append(slots.acquire(wait=True, timeout=5))
+        )
+        waiter.start()
+        while slots._waiting == 0:
+            time.sleep(0.001)
+        slots.release()
+        # The slot is free for an instant, but someone waits for it.
+        assert not slots.acquire(wait=False, timeout=0)
+        waiter.join()
+        assert got == [True]
+
+    def test_recent_failures__make_an_address_a_guesser(self, user, settings):
+        settings.PASSWORD_HASHERS = [
+            "accounts.hashers.BoundedBCryptSHA256PasswordHasher"
+        ]
+        settings.SIGNIN_HASH_WAIT = 2
+        hashers._slots = hashers.Slots(1)
+        hashers._slots.acquire(wait=False, timeout=0)
+        threading.Timer(0.3, hashers._slots.release).start()
+        try:
+            # A clean address waits for the slot and is answered.
+            assert attempt("\\uni\\nobody", ip="192.0.2.1").status_code == (
+                HTTPStatus.UNAUTHORIZED
+            )
+            hashers._slots.acquire(wait=False, timeout=0)
+            threading.Timer(0.3, hashers._slots.release).start()
+            # The same address, now with a failure, does not wait.
+            assert attempt("\\uni\\nobody", ip="192.0.2.1").status_code == (
+                HTTPStatus.SERVICE_UNAVAILABLE
+            )
+        finally:
+            hashers._slots = None
