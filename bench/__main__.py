@@ -3,6 +3,8 @@
 - `bench.health`: /health with wrk against the HTTP ceiling (a bare WSGI app under
   the same gunicorn settings) and the database ceiling (pgbench running SELECT 1),
   statements per probe, new server connections, gunicorn's memory;
+- `bench.signin_flood`: a sign-in flood: probes, a legitimate user, lockouts and
+  hashing throughput under it;
 - `bench.login_lookup`: the case-insensitive login lookup at 1,000,000 users.
 
 Prints one table and writes every figure, with the settings, to bench/results/.
@@ -19,12 +21,16 @@ import types
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import health, login_lookup
+from bench import health, login_lookup, signin_flood
 from bench.report import print_table
 from embedded_postgres import EmbeddedPostgres
 from tests.support import ROOT, SECRET_KEY, manage
 
-SCENARIOS = {"health": health, "login_lookup": login_lookup}
+SCENARIOS = {
+    "health": health,
+    "signin_flood": signin_flood,
+    "login_lookup": login_lookup,
+}
 DATABASE = "bench"
 ENV = {
     "DJANGO_SECRET_KEY": SECRET_KEY,
@@ -44,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--lookups", type=int, default=10_000)
+    parser.add_argument("--flood-duration", type=int, default=30)
     parser.add_argument(
         "--only", choices=SCENARIOS, action="append", help="run only these scenarios"
     )
