@@ -3,6 +3,7 @@ import uuid
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.postgres.functions import RandomUUID
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
@@ -124,6 +125,12 @@ class User(AbstractBaseUser, PermissionsMixin):
             # The architecture's index "on username": exact lookups (reports,
             # `filter(username=...)`) use it; the login lookup uses the one above.
             models.Index(fields=["username"], name="idx_users_username"),
+            # The admin's case-insensitive substring search (`icontains` compiles
+            # to UPPER(username::text) LIKE UPPER(%s)): trigrams, not a scan.
+            GinIndex(
+                OpClass(Upper("username"), name="gin_trgm_ops"),
+                name="idx_users_username_trgm",
+            ),
             models.Index(
                 fields=["is_blocked"],
                 condition=models.Q(is_blocked=True),

@@ -5,7 +5,8 @@
   statements per probe, new server connections, gunicorn's memory;
 - `bench.signin_flood`: a sign-in flood: probes, a legitimate user, lockouts and
   hashing throughput under it;
-- `bench.login_lookup`: the case-insensitive login lookup at 1,000,000 users.
+- `bench.login_lookup`: the case-insensitive login lookup at 1,000,000 users;
+- `bench.admin_scale`: the admin's pages at 1,000,000 users.
 
 Prints one table and writes every figure, with the settings, to bench/results/.
 """
@@ -21,7 +22,9 @@ import types
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import health, login_lookup, signin_flood
+import psycopg
+
+from bench import admin_scale, health, login_lookup, signin_flood
 from bench.report import print_table
 from embedded_postgres import EmbeddedPostgres
 from tests.support import ROOT, SECRET_KEY, manage
@@ -30,6 +33,7 @@ SCENARIOS = {
     "health": health,
     "signin_flood": signin_flood,
     "login_lookup": login_lookup,
+    "admin_scale": admin_scale,
 }
 DATABASE = "bench"
 ENV = {
@@ -64,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     report = {"settings": _settings(args)}
     with EmbeddedPostgres.throwaway(prefix="pg-bench-") as server:
         url = server.create_database(DATABASE)
+        # Statements per database, read from `postgres` (scenarios count them).
+        with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         env = {**ENV, "DATABASE_URL": url}
         result = manage("migrate", "--noinput", "-v0", env=env)
         if result.returncode != 0:

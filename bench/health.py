@@ -104,7 +104,6 @@ def rows(report: dict) -> list[Row]:
 
 def _log_connections(server) -> None:
     with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         # Every new server connection is logged: the count during a run is exact.
         conn.execute("ALTER SYSTEM SET log_connections = on")
         conn.execute("SELECT pg_reload_conf()")

@@ -96,6 +96,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # PostgreSQL's indexes and operations (the trigram index of accounts).
+    "django.contrib.postgres",
     "health",
     "config.apps.ProjectConfig",
     # The API's interactive docs (its static files).

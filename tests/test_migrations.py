@@ -73,8 +73,13 @@ def assert_users_schema():
         "users_pkey",
         "idx_users_username",
         "idx_users_username_upper",
+        "idx_users_username_trgm",
         "idx_users_is_blocked",
     }
+    assert indexes["idx_users_username_trgm"] == (
+        "CREATE INDEX idx_users_username_trgm ON public.users "
+        "USING gin (upper((username)::text) gin_trgm_ops)"
+    )
     assert indexes["idx_users_username"] == (
         "CREATE INDEX idx_users_username ON public.users USING btree (username)"
     )

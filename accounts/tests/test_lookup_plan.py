@@ -1,7 +1,10 @@
 """Lookups by username use their indexes (a test of the plan, not of time)."""
 
+from http import HTTPStatus
+
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 
@@ -54,3 +57,46 @@ def test_blocked_users__are_found_through_the_partial_index(many_users):
     plan = blocked.explain()
     assert "idx_users_is_blocked" in plan, plan
     assert blocked.count() == 10
+
+
+class TestAdminAtScale:
+    """The admin's list, search and pages at 100,000 users: plans and queries (#12)."""
+
+    @pytest.fixture
+    def admin_client(self, client, many_users):
+        admin = User.objects.create_superuser("\\corp\\root", password="root-pass-1")
+        client.force_login(admin)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE users")
+        return client
+
+    def test_search__uses_the_trigram_index(self, many_users):
+        plan = User.objects.filter(username__icontains="USER4242").explain()
+        assert "idx_users_username_trgm" in plan, plan
+        assert "Seq Scan" not in plan, plan
+
+    def test_list__counts_the_table_from_statistics(self, admin_client):
+        with CaptureQueriesContext(connection) as queries:
+            response = admin_client.get("/admin/accounts/user/")
+        assert response.status_code == HTTPStatus.OK
+        counts = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+        assert counts == [], counts
+        assert response.context["cl"].result_count >= 90_000
+
+    def test_search__counts_exactly_and_shows_every_match(self, admin_client):
+        response = admin_client.get("/admin/accounts/user/", {"q": "user4242"})
+        expected = User.objects.filter(username__icontains="user4242").count()
+        assert response.context["cl"].result_count == expected == 11
+        shown = {str(u) for u in response.context["cl"].result_list}
+        assert shown == {f"\\uni\\user4242{n}" for n in ["", *range(10)]}
+
+    def test_deep_page__is_the_right_slice(self, admin_client):
+        response = admin_client.get("/admin/accounts/user/", {"p": "500"})
+        assert response.status_code == HTTPStatus.OK
+        names = [str(u) for u in response.context["cl"].result_list]
+        expected = list(
+            User.objects.order_by("username", "-pk").values_list("username", flat=True)[
+                49_900:50_000
+            ]
+        )
+        assert names == expected

@@ -19,6 +19,8 @@ REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE :"db" TO :"app_user";
 ALTER SCHEMA public OWNER TO :"app_user";
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
+-- The admin's search index needs pg_trgm, which the app role may not create.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
 -- New databases are copies of template1: no CREATE on its public schema either.
 \connect template1
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
