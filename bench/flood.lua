@@ -1,4 +1,4 @@
--- The sign-in flood: wrong passwords for 1,000 existing and 1,000 unknown
+-- The sign-in flood: wrong passwords for 1,000 existing and 1,000 unknown \flood\
 -- usernames, from FLOOD_IPS client addresses (X-Forwarded-For through the
 -- trusted proxy), with one CSRF token. Prints the answers' counts as JSON.
 local token = os.getenv("FLOOD_CSRF")
@@ -17,7 +17,7 @@ end
 
 function request()
   local kind = math.random(2) == 1 and "user" or "ghost"
-  local username = "\\\\bench\\\\" .. kind .. math.random(1000)
+  local username = "\\\\flood\\\\" .. kind .. math.random(1000)
   local n = math.random(addresses) - 1
   local address = string.format("10.66.%d.%d", math.floor(n / 250), n % 250 + 1)
   return wrk.format("POST", "/api/auth/login", {

@@ -31,7 +31,7 @@ CONNECTIONS = 64
 # timed afterwards on an app with the default limit.
 ADDRESSES = 16
 FLOOD_FAILURE_LIMIT = "100000"
-LEGIT = "\\bench\\legit"
+LEGIT = "\\flood\\legit"
 PASSWORD = "bench correct horse 1"  # noqa: S105 - a throwaway bench user's
 PROBE_P99_MS = Target("<", 100)
 LEGIT_P99_S = Target("<", 1)
@@ -174,7 +174,7 @@ def _seed(context, args) -> None:
     with psycopg.connect(context.url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO users (username, password_hash) "
-            "SELECT '\\bench\\user' || n, %s FROM generate_series(1, 1000) AS n",
+            "SELECT '\\flood\\user' || n, %s FROM generate_series(1, 1000) AS n",
             [hashed],
         )
         conn.execute(
@@ -260,7 +260,7 @@ def _wrk(wrk: str, app, seconds: int, token: str, cookie: str) -> dict:
 def _locked_attempts(app, attempts: int = 20) -> list[tuple[float, int]]:
     """Lock out one username, then time attempts at it from fresh addresses."""
     token, cookie = _csrf(app)
-    victim = "\\bench\\user1"
+    victim = "\\flood\\user1"
     headers = {
         "Content-Type": "application/json",
         "X-CSRFToken": token,
