@@ -100,8 +100,6 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "health",
     "config.apps.ProjectConfig",
-    # The API's interactive docs (its static files).
-    "ninja",
     # Sign-in throttling: failed attempts and lockouts in PostgreSQL.
     "axes",
 ]
@@ -215,8 +213,12 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # Origins (scheme://host) of a frontend served elsewhere that may post to the API.
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
-# /api/docs: on with debug, else only when asked for.
+# /api/docs: on with debug, else only when asked for. Its static files come with
+# the `ninja` app, installed only then: every worker would otherwise import
+# pydantic at start (+12 MiB each) for a page production does not serve.
 API_DOCS = boolean("DJANGO_API_DOCS", default=DEBUG)
+if API_DOCS:
+    INSTALLED_APPS.append("ninja")
 
 # --- Sign-in under attack ---------------------------------------------------------
 # Proxies (addresses or networks) whose X-Forwarded-For is believed; nobody else's.
