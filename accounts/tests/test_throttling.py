@@ -8,13 +8,14 @@ from http import HTTPStatus
 
 import pytest
 from axes.models import AccessAttempt
+from django.core.wsgi import get_wsgi_application
 from django.test import Client, RequestFactory
 
 from accounts import hashers
 from accounts.clients import client_ip
 from accounts.models import User
 from accounts.tests.test_api import CountingHasher
-from config.wsgi import application
+from health.probes import serve_probes
 from health.tests.test_probes import call
 from tests.test_settings import load_settings
 
@@ -188,6 +189,8 @@ class TestAdmissionControl:
 
     def test_saturated__probes_and_pages_still_answer(self, user, saturated):
 
+        # Built here, under the tests' settings (config/wsgi.py's stack).
+        application = serve_probes(get_wsgi_application())
         assert call(application, "GET", "/health")[0] == HTTPStatus.OK
         assert Client().get("/api/auth/csrf").status_code == HTTPStatus.OK
 
