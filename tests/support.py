@@ -45,6 +45,33 @@ def manage(*args: str, env: dict[str, str], timeout: float = 120):
     )
 
 
+ADMIN = "\\corp\\admin"
+
+
+def serve_with_admin(server, database: str, password: str, **env: str) -> Gunicorn:
+    """Migrate database `database` of `server`, add the superuser ADMIN, serve it.
+
+    Plain HTTP on loopback; everything else as in production. `env` adds to or
+    overrides the project's variables.
+    """
+    env = {
+        "DATABASE_URL": server.create_database(database),
+        "DJANGO_SECRET_KEY": SECRET_KEY,
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_COOKIES": "false",
+        **env,
+    }
+    for command in (
+        ["migrate", "--noinput", "-v0"],
+        ["createsuperuser", "--noinput", "--username", ADMIN],
+    ):
+        result = manage(*command, env={**env, "DJANGO_SUPERUSER_PASSWORD": password})
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {command[0]} failed: {result.stderr}")
+    return Gunicorn(env, log=ROOT / ".pytest_cache" / f"gunicorn-{database}.log")
+
+
 def copy_project(target: Path) -> Path:
     """Copy what `pip install` + `manage.py` + gunicorn run, without collected files."""
     for name in ("config", "accounts", "health"):

@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.support import ROOT, SECRET_KEY, Gunicorn, manage
+from tests.support import serve_with_admin
 
 pytestmark = pytest.mark.browser
 PASSWORD = "browser-test-pass-1"
@@ -22,27 +22,13 @@ PASSWORD = "browser-test-pass-1"
 
 @pytest.fixture(scope="module")
 def app(throwaway_postgres, collected_static):
-    url = throwaway_postgres.create_database("browser")
-    env = {
-        "DATABASE_URL": url,
-        "DJANGO_SECRET_KEY": SECRET_KEY,
-        "DJANGO_DEBUG": "false",
-        # Plain HTTP on loopback; everything else as in production.
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DJANGO_SECURE_COOKIES": "false",
-    }
-    for command in (
-        ["migrate", "--noinput"],
-        ["createsuperuser", "--noinput", "--username", "\\corp\\admin"],
-    ):
-        result = manage(*command, env={**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD})
-        assert result.returncode == 0, result.stderr
+    app = serve_with_admin(throwaway_postgres, "browser", PASSWORD)
+    url = throwaway_postgres.url("browser")
     with psycopg.connect(url) as conn:
         for name in ("\\uni\\jsmith", "\\uni\\adoe", "\\lab\\kim"):
             conn.execute(
                 "INSERT INTO users (username, password_hash) VALUES (%s, '!')", [name]
             )
-    app = Gunicorn(env, log=ROOT / ".pytest_cache" / "gunicorn-browser.log")
     yield app, url
     app.stop()
 

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from embedded_postgres.server import free_port
-from tests.support import ROOT, SECRET_KEY, Gunicorn, manage
+from tests.support import ROOT, serve_with_admin
 
 pytestmark = pytest.mark.nginx
 TEMPLATE = ROOT / "docker" / "nginx" / "templates" / "default.conf.template"
@@ -28,20 +28,9 @@ PASSWORD = "nginx-test-pass-1"
 
 @pytest.fixture(scope="module")
 def app(throwaway_postgres, collected_static):
-    env = {
-        "DATABASE_URL": throwaway_postgres.create_database("nginx"),
-        "DJANGO_SECRET_KEY": SECRET_KEY,
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DJANGO_SECURE_COOKIES": "false",
-        "DJANGO_TRUSTED_PROXIES": "127.0.0.1",
-    }
-    for command in (
-        ["migrate", "--noinput", "-v0"],
-        ["createsuperuser", "--noinput", "--username", "\\corp\\admin"],
-    ):
-        result = manage(*command, env={**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD})
-        assert result.returncode == 0, result.stderr
-    app = Gunicorn(env, log=ROOT / ".pytest_cache" / "gunicorn-nginx.log")
+    app = serve_with_admin(
+        throwaway_postgres, "nginx", PASSWORD, DJANGO_TRUSTED_PROXIES="127.0.0.1"
+    )
     yield app, throwaway_postgres.url("nginx")
     app.stop()
 

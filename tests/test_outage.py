@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import psycopg
 import pytest
 
-from tests.support import ROOT, SECRET_KEY, Gunicorn, freeze, manage, thaw
+from tests.support import freeze, serve_with_admin, thaw
 
 PROBES = 16  # concurrent probes: 4 times what 2 workers x 2 threads serve at once
 PASSWORD = "outage-test-pass-1"
@@ -23,20 +23,7 @@ PASSWORD = "outage-test-pass-1"
 
 @pytest.fixture(scope="module")
 def app(throwaway_postgres, collected_static):
-    env = {
-        "DATABASE_URL": throwaway_postgres.create_database("outage"),
-        "DJANGO_SECRET_KEY": SECRET_KEY,
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DJANGO_SECURE_COOKIES": "false",
-    }
-    for command in (
-        ["migrate", "--noinput", "-v0"],
-        ["createsuperuser", "--noinput", "--username", "\\corp\\admin"],
-    ):
-        result = manage(*command, env={**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD})
-        assert result.returncode == 0, result.stderr
-    app = Gunicorn(env, log=ROOT / ".pytest_cache" / "gunicorn-outage.log")
+    app = serve_with_admin(throwaway_postgres, "outage", PASSWORD)
     yield app
     app.stop()
 
