@@ -29,13 +29,15 @@ class TestAuthenticate:
         assert authenticate(username="\\uni\\jsmith", password=PASSWORD) is None
 
 
-class TestAdminSignIn:
-    @pytest.fixture
-    def staff(self, user):
-        user.is_staff = user.is_superuser = True
-        user.save()
-        return user
+@pytest.fixture
+def staff(user):
+    """Return `user` as a superuser who may use the admin."""
+    user.is_staff = user.is_superuser = True
+    user.save()
+    return user
 
+
+class TestAdminSignIn:
     def test_typed_name__is_not_normalised_into_another_users(self, client, staff):
         """A fullwidth j (U+FF4A) is not j: NFKC would sign in as `\\uni\\jsmith`."""
         response = client.post(
@@ -55,12 +57,6 @@ class TestAdminSignIn:
 
 
 class TestBlockedUser:
-    @pytest.fixture
-    def staff(self, user):
-        user.is_staff = user.is_superuser = True
-        user.save()
-        return user
-
     def test_cannot_log_in_to_the_admin(self, client, staff):
         User.objects.filter(pk=staff.pk).update(is_blocked=True)
         response = client.post(
