@@ -54,6 +54,15 @@ def _test_settings(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _forget_guessers():
+    """Each test starts with no address known as guessing (accounts.throttling)."""
+    yield
+    from accounts.throttling import guessers
+
+    guessers.clear()
+
+
 @pytest.fixture
 def database_url():
     """Return the URL of the test database, for a child process (a db test's)."""

@@ -10,6 +10,7 @@ from gunicorn.glogging import Logger
 
 from config.env import integer
 from config.log import RedactSecretsFilter
+from config.worker import slow_down_seconds
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -54,11 +55,15 @@ _check_settings()
 wsgi_app = "config.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 try:
-    # 2 workers x 2 threads for a 2-core machine; each worker has its own pool.
-    # More threads per worker lost throughput to GIL hand-offs in `make bench` (#6).
+    # 2 workers x 3 threads for a 2-core machine; each worker has its own pool.
+    # Of the 3, one hashes a password at most, one more may wait to, and one is
+    # left for pages (accounts/hashers.py); the probes have 2 threads of their own.
     workers = integer("GUNICORN_WORKERS", 2)
-    worker_class = "gthread"
-    threads = integer("GUNICORN_THREADS", 2)
+    # gthread, with threads of its own for the probes and a pause for clients
+    # told to retry later (config/worker.py, #11).
+    worker_class = "config.worker.Worker"
+    slow_down_seconds()
+    threads = integer("GUNICORN_THREADS", 3)
     # A request never needs this long: the database waits are bounded (pool 3 s,
     # connect 2 s, /health 2 s).
     timeout = integer("GUNICORN_TIMEOUT", 30)

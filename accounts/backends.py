@@ -4,6 +4,7 @@ from django.contrib.auth.backends import ModelBackend
 
 from accounts.clients import client_ip
 from accounts.hashers import may_wait
+from accounts.throttling import guessers
 
 
 class UserBackend(ModelBackend):
@@ -21,17 +22,23 @@ class ThrottleBackend(AxesStandaloneBackend):
     """django-axes' lockout check, first of the backends: no hash when locked out.
 
     It also decides whether this sign-in may wait for a hashing slot: not when
-    its address failed recently (accounts.hashers). A call without a request (a
-    script, Django's test client) has no client to throttle and goes on
-    unchecked, where axes would raise.
+    its address failed or sent sign-ins in parallel lately, here or at another
+    worker (accounts.hashers, accounts.throttling). A
+    call without a request (a script, Django's test client) has no client to
+    throttle and goes on unchecked, where axes would raise.
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         if request is None:
             return None
-        may_wait.set(
-            not AccessAttempt.objects.filter(
-                ip_address=client_ip(request), failures_since_start__gt=0
+        address = client_ip(request)
+        guessing = (
+            address in guessers
+            or AccessAttempt.objects.filter(
+                ip_address=address, failures_since_start__gt=0
             ).exists()
         )
+        if guessing:
+            guessers.add(address)  # failed at another worker: now this one knows
+        may_wait.set(not guessing)
         return super().authenticate(request, username, password, **kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -11,17 +12,22 @@ from accounts.models import USER_AGENT_LENGTH
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """Return the client's IP address, or None when the peer's is not one.
+    """Return the client's IP address, or None when the peer's is not one."""
+    return client_ip_of(request.META)
+
+
+def client_ip_of(environ: Mapping[str, str]) -> str | None:
+    """Return the client's IP address from a WSGI environ (`request.META`).
 
     X-Forwarded-For is believed only when the peer (REMOTE_ADDR) is a trusted
     proxy (DJANGO_TRUSTED_PROXIES), and only as far as trusted proxies added to
     it: read from the right, the first address that is not a trusted proxy is the
     client. Anyone else's header is ignored, so nobody picks their own address.
     """
-    peer = _ip(request.META.get("REMOTE_ADDR", ""))
+    peer = _ip(environ.get("REMOTE_ADDR", ""))
     if peer is None or not _trusted(peer):
         return str(peer) if peer else None
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
     for hop in reversed([part.strip() for part in forwarded.split(",")]):
         address = _ip(hop)
         if address is None:

@@ -23,9 +23,9 @@ class HashingBusy(Exception):
 class BoundedBCryptSHA256PasswordHasher(BCryptSHA256PasswordHasher):
     """Django's bcrypt_sha256 (same algorithm, same hashes), at most N at once.
 
-    N is SIGNIN_HASH_SLOTS, one fewer than gunicorn's threads per worker by
-    default: a flood of sign-ins keeps a thread free for probes and pages, and a
-    sign-in that cannot get a slot soon is answered 503 instead of queueing.
+    N is SIGNIN_HASH_SLOTS, by default GUNICORN_THREADS - 2: with one more thread
+    waiting for a slot (`Slots`), a flood of sign-ins still leaves a thread free
+    for pages, and a sign-in that cannot get a slot soon gets a 503.
     """
 
     def encode(self, password, salt):
@@ -34,36 +34,49 @@ class BoundedBCryptSHA256PasswordHasher(BCryptSHA256PasswordHasher):
 
 
 class Slots:
-    """N hashing slots; those who may wait are served first, in arrival order.
+    """N hashing slots, and one seat to wait for the next that frees.
 
-    Guessing from an address that failed recently never waits: it takes a slot
-    that is free with nobody waiting, or gets a 503 at once. So a flood neither
-    holds threads in a queue nor pushes a legitimate sign-in to the back of one.
+    The seat keeps a sign-in ready to take a slot the moment one frees, so the
+    cores never idle between hashes; a thread is all it holds. A sign-in that
+    may wait takes the seat from whoever sits there; one that may not (its
+    address failed lately) sits only when the seat is empty. Anyone else gets
+    no slot, at once: a flood neither queues up threads nor pushes a
+    legitimate sign-in to the back of a line.
     """
 
     def __init__(self, size: int) -> None:
         self._free = size
-        self._waiting = 0
+        self._seated: object | None = None
         self._changed = threading.Condition()
 
     def acquire(self, *, wait: bool, timeout: float) -> bool:
         with self._changed:
-            if wait:
-                self._waiting += 1
-                try:
-                    got = self._changed.wait_for(lambda: self._free > 0, timeout)
-                finally:
-                    self._waiting -= 1
-            else:
-                got = self._free > 0 and self._waiting == 0
-            if got:
+            if self._free > 0 and self._seated is None:
                 self._free -= 1
-            return got
+                return True
+            if self._seated is not None and not wait:
+                return False
+            me = self._seated = object()
+            self._changed.notify_all()  # whoever sat here gives up
+            self._changed.wait_for(
+                lambda: self._seated is not me or self._free > 0, timeout
+            )
+            if self._seated is not me:
+                return False
+            self._seated = None
+            if self._free == 0:
+                return False
+            self._free -= 1
+            return True
 
     def release(self) -> None:
         with self._changed:
             self._free += 1
-            self._changed.notify()
+            self._changed.notify_all()
+
+    def crowded(self) -> bool:
+        """Whether a sign-in that may not wait would get no slot."""
+        return self._free == 0 and self._seated is not None
 
 
 _slots: Slots | None = None
@@ -81,6 +94,11 @@ def hashing_slot():
         yield
     finally:
         slots.release()
+
+
+def crowded() -> bool:
+    """Whether this process would turn away a sign-in that may not wait."""
+    return _process_slots().crowded()
 
 
 def _process_slots() -> Slots:

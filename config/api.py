@@ -8,6 +8,7 @@ from ninja import NinjaAPI
 
 from accounts.api import router as auth_router
 from accounts.hashers import HashingBusy
+from accounts.throttling import BUSY
 
 api = NinjaAPI(
     title="Counseling platform API",
@@ -24,7 +25,7 @@ api.add_router("/auth", auth_router)
 def hashing_busy(request, exc):
     response = api.create_response(
         request,
-        {"error": "sign-in is busy: try again shortly"},
+        {"error": BUSY},
         status=HTTPStatus.SERVICE_UNAVAILABLE,
     )
     response["Retry-After"] = "1"

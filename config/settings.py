@@ -236,11 +236,12 @@ AXES_USERNAME_CALLABLE = "accounts.throttling.lockout_username"
 AXES_CLIENT_IP_CALLABLE = "accounts.clients.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
 # A password hash takes a core for about 0.25 s (bcrypt, cost 12): at most this
-# many run at once in a worker process, one fewer than its threads, so that
-# probes and pages always find a free thread. An attempt that waits longer than
-# SIGNIN_HASH_WAIT seconds for a slot gets a 503 with Retry-After.
+# many run at once in a worker process, two fewer than its threads (one more
+# thread may wait for a slot), so that pages always find a free thread; probes
+# have threads of their own (config/worker.py). An attempt that waits longer
+# than SIGNIN_HASH_WAIT seconds for a slot gets a 503 with Retry-After.
 SIGNIN_HASH_SLOTS = integer(
-    "DJANGO_SIGNIN_HASH_SLOTS", max(1, integer("GUNICORN_THREADS", 2) - 1)
+    "DJANGO_SIGNIN_HASH_SLOTS", max(1, integer("GUNICORN_THREADS", 3) - 2)
 )
 SIGNIN_HASH_WAIT = number("DJANGO_SIGNIN_HASH_WAIT", 0.5, minimum=0)
 

@@ -11,7 +11,8 @@ from axes.models import AccessAttempt
 from django.core.wsgi import get_wsgi_application
 from django.test import Client, RequestFactory
 
-from accounts import hashers
+from accounts import hashers, throttling
+from accounts.backends import ThrottleBackend
 from accounts.clients import client_ip
 from accounts.models import User
 from accounts.tests.test_api import CountingHasher
@@ -169,8 +170,10 @@ class TestAdmissionControl:
         hashers._slots.release()
         hashers._slots = None
 
-    @pytest.mark.parametrize(("threads", "slots"), [("2", 1), ("4", 3), ("1", 1)])
-    def test_slots__are_one_fewer_than_threads(self, monkeypatch, threads, slots):
+    @pytest.mark.parametrize(
+        ("threads", "slots"), [("3", 1), ("5", 3), ("2", 1), ("1", 1)]
+    )
+    def test_slots__are_two_fewer_than_threads(self, monkeypatch, threads, slots):
         loaded = load_settings(monkeypatch, GUNICORN_THREADS=threads)
         assert loaded["SIGNIN_HASH_SLOTS"] == slots
 
@@ -195,30 +198,64 @@ class TestAdmissionControl:
         assert Client().get("/api/auth/csrf").status_code == HTTPStatus.OK
 
 
+def seated(slots, *, wait):
+    """Start a thread waiting for a slot of `slots`; return it and its result list."""
+    got = []
+    waiter = threading.Thread(
+        target=lambda: got.append(slots.acquire(wait=wait, timeout=5))
+    )
+    before = slots._seated
+    waiter.start()
+    while slots._seated is before:
+        time.sleep(0.001)
+    return waiter, got
+
+
 class TestSlots:
     def test_free_slot__is_taken_without_waiting(self):
         slots = hashers.Slots(1)
         assert slots.acquire(wait=False, timeout=0)
-        assert not slots.acquire(wait=False, timeout=0)
+        assert not slots.crowded()
 
     def test_waiting__times_out(self):
         slots = hashers.Slots(1)
         slots.acquire(wait=False, timeout=0)
         assert not slots.acquire(wait=True, timeout=0.05)
+        assert slots._seated is None
 
-    def test_a_freed_slot__goes_to_who_waits_not_to_a_guesser(self):
+    def test_guesser__sits_when_the_seat_is_empty_and_gets_the_next_slot(self):
         slots = hashers.Slots(1)
         slots.acquire(wait=False, timeout=0)
-        got = []
-        waiter = threading.Thread(
-            target=lambda: got.append(slots.acquire(wait=True, timeout=5))
-        )
-        waiter.start()
-        while slots._waiting == 0:
-            time.sleep(0.001)
+        waiter, got = seated(slots, wait=False)
+        assert slots.crowded()
+        # Another guesser finds the seat taken: no slot, at once.
+        started = time.monotonic()
+        assert not slots.acquire(wait=False, timeout=5)
+        assert time.monotonic() - started < 0.5
         slots.release()
-        # The slot is free for an instant, but someone waits for it.
-        assert not slots.acquire(wait=False, timeout=0)
+        waiter.join()
+        assert got == [True]
+        assert not slots.crowded()
+
+    def test_who_may_wait__takes_the_seat_from_a_guesser(self):
+        slots = hashers.Slots(1)
+        slots.acquire(wait=False, timeout=0)
+        guesser, guessed = seated(slots, wait=False)
+        person, signed_in = seated(slots, wait=True)
+        guesser.join(timeout=1)
+        assert guessed == [False]  # turned away, not left to time out
+        slots.release()
+        person.join()
+        assert signed_in == [True]
+
+    def test_a_freed_slot__goes_to_who_sits_not_to_a_newcomer(self):
+        slots = hashers.Slots(1)
+        slots.acquire(wait=False, timeout=0)
+        waiter, got = seated(slots, wait=True)
+        with slots._changed:  # freed, before the seated thread can take it
+            slots._free += 1
+            assert not slots.acquire(wait=False, timeout=0)
+            slots._changed.notify_all()
         waiter.join()
         assert got == [True]
 
@@ -227,19 +264,160 @@ class TestSlots:
             "accounts.hashers.BoundedBCryptSHA256PasswordHasher"
         ]
         settings.SIGNIN_HASH_WAIT = 2
-        hashers._slots = hashers.Slots(1)
-        hashers._slots.acquire(wait=False, timeout=0)
-        threading.Timer(0.3, hashers._slots.release).start()
+        slots = hashers._slots = hashers.Slots(1)
+        slots.acquire(wait=False, timeout=0)
+        guesser, turned_away = seated(slots, wait=False)
         try:
-            # A clean address waits for the slot and is answered.
+            # A clean address may wait: it takes the seat and gets the next slot.
+            threading.Timer(0.3, slots.release).start()
             assert attempt("\\uni\\nobody", ip="192.0.2.1").status_code == (
                 HTTPStatus.UNAUTHORIZED
             )
-            hashers._slots.acquire(wait=False, timeout=0)
-            threading.Timer(0.3, hashers._slots.release).start()
-            # The same address, now with a failure, does not wait.
+            assert turned_away == [False]
+            assert "192.0.2.1" in throttling.guessers
+            # Failed once, it may not wait: with the slot taken and the seat too,
+            # no slot for it, at once.
+            slots.acquire(wait=False, timeout=0)
+            guesser, _ = seated(slots, wait=False)
+            started = time.monotonic()
             assert attempt("\\uni\\nobody", ip="192.0.2.1").status_code == (
                 HTTPStatus.SERVICE_UNAVAILABLE
             )
+            assert time.monotonic() - started < 1
+            slots.release()
+            guesser.join()
+            slots.release()
         finally:
             hashers._slots = None
+
+    def test_a_failure_at_another_worker__counts_here_too(self, user):
+        AccessAttempt.objects.create(
+            ip_address="192.0.2.9", username="X", failures_since_start=1
+        )
+        request = RequestFactory().post("/api/auth/login", REMOTE_ADDR="192.0.2.9")
+        ThrottleBackend().authenticate(request, "\\uni\\jsmith", PASSWORD)
+        assert hashers.may_wait.get() is False
+        assert "192.0.2.9" in throttling.guessers
+
+
+def post(application, path="/api/auth/login", address="192.0.2.7"):
+    """Call a WSGI `application` with a sign-in POST; return (status, headers, body)."""
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "REMOTE_ADDR": address}
+    started = {}
+
+    def start_response(status, headers):
+        started["status"] = int(status.split()[0])
+        started["headers"] = dict(headers)
+
+    body = b"".join(application(environ, start_response))
+    return started["status"], started["headers"], body
+
+
+class Django:
+    """Stands for Django behind the door: answers 401, counts its calls."""
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.calls = 0
+        self.gate = gate
+
+    def __call__(self, environ, start_response):
+        self.calls += 1
+        if self.gate is not None:
+            self.gate.wait(5)
+        start_response("401 Unauthorized", [])
+        return [b""]
+
+
+class TestDoor:
+    @pytest.fixture
+    def crowded(self):
+        """Every slot taken and a guesser seated, as in a flood."""
+        slots = hashers._slots = hashers.Slots(1)
+        slots.acquire(wait=False, timeout=0)
+        waiter, _ = seated(slots, wait=False)
+        yield
+        slots.release()
+        waiter.join()
+        slots.release()
+        hashers._slots = None
+
+    @pytest.mark.parametrize(
+        ("path", "kind", "body"),
+        [
+            (
+                "/api/auth/login",
+                "application/json",
+                b'{"error": "sign-in is busy: try again shortly"}',
+            ),
+            (
+                "/admin/login/",
+                "text/plain; charset=utf-8",
+                b"sign-in is busy: try again shortly.\n",
+            ),
+        ],
+    )
+    def test_known_guesser_while_crowded__gets_503_before_django(
+        self, crowded, path, kind, body
+    ):
+        throttling.guessers.add("192.0.2.7")
+        django = Django()
+        status, headers, answer = post(throttling.turn_away_guessers(django), path)
+        assert (status, headers["Retry-After"], headers["Content-Type"]) == (
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "1",
+            kind,
+        )
+        assert answer == body
+        assert django.calls == 0
+
+    def test_others__go_on_to_django(self, crowded):
+        throttling.guessers.add("192.0.2.7")
+        django = Django()
+        door = throttling.turn_away_guessers(django)
+        assert post(door, address="192.0.2.8")[0] == HTTPStatus.UNAUTHORIZED
+        assert post(door, path="/admin/")[0] == HTTPStatus.UNAUTHORIZED
+        assert django.calls == 2
+
+    def test_not_crowded__a_guesser_goes_on_to_django(self):
+        throttling.guessers.add("192.0.2.7")
+        hashers._slots = hashers.Slots(1)
+        try:
+            assert post(throttling.turn_away_guessers(Django()))[0] == 401
+        finally:
+            hashers._slots = None
+
+    def test_two_sign_ins_at_once__make_the_address_a_guesser(self):
+        gate = threading.Event()
+        door = throttling.turn_away_guessers(Django(gate))
+        threads = [threading.Thread(target=post, args=(door,)) for _ in range(2)]
+        for n, thread in enumerate(threads, start=1):
+            thread.start()
+            while throttling.in_flight._count.get("192.0.2.7") != n:
+                time.sleep(0.001)
+            # The first alone is no guess; the second, sent meanwhile, is.
+            assert ("192.0.2.7" in throttling.guessers) is (n == 2)
+        gate.set()
+        for thread in threads:
+            thread.join()
+        assert throttling.in_flight._count == {}
+
+
+class TestGuessers:
+    def test_failed_sign_in__makes_a_guesser_and_success_forgets_it(self, user):
+        attempt("\\uni\\jsmith", ip="192.0.2.44")
+        assert "192.0.2.44" in throttling.guessers
+        assert attempt("\\uni\\jsmith", PASSWORD, ip="192.0.2.44").status_code == 200
+        assert "192.0.2.44" not in throttling.guessers
+
+    def test_forgotten_after_the_cool_off(self, settings):
+        throttling.guessers.add("192.0.2.1")
+        settings.SIGNIN_COOLOFF_SECONDS = 0
+        assert "192.0.2.1" not in throttling.guessers
+
+    def test_bounded__the_oldest_forgotten_first(self):
+        guessers = throttling.Guessers(size=2)
+        for address in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):
+            guessers.add(address)
+        assert "192.0.2.1" not in guessers
+        assert "192.0.2.2" in guessers
+        assert "192.0.2.3" in guessers
