@@ -34,7 +34,9 @@ manage: $(VENV)/.installed-run .env
 CHROMIUM := $(shell command -v chromium 2>/dev/null)
 CHROMEDRIVER := $(shell command -v chromedriver 2>/dev/null)
 NGINX := $(shell command -v nginx 2>/dev/null)
-NOT_RUN := $(if $(and $(CHROMIUM),$(CHROMEDRIVER)),,browser) $(if $(NGINX),,nginx)
+PGBOUNCER := $(shell command -v pgbouncer 2>/dev/null)
+NOT_RUN := $(if $(and $(CHROMIUM),$(CHROMEDRIVER)),,browser) $(if $(NGINX),,nginx) \
+  $(if $(PGBOUNCER),,pgbouncer)
 comma := ,
 MARKERS := $(subst $(comma), and ,$(subst $() ,$(comma),$(strip $(foreach m,$(NOT_RUN),not_$(m)))))
 
@@ -54,7 +56,7 @@ ifeq ($(strip $(NOT_RUN)),)
 	$(VPY) -m pytest $(ARGS)
 else
 	@echo "NOT run, for want of system tools: the $(strip $(NOT_RUN)) tests" \
-	  "(apt-get install chromium chromium-driver nginx)."
+	  "(apt-get install chromium chromium-driver nginx pgbouncer)."
 	$(VPY) -m pytest -m "$(subst not_,not ,$(MARKERS))" $(ARGS)
 endif
 

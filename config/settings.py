@@ -172,6 +172,14 @@ DATABASES = {
         },
     },
 }
+# Behind PgBouncer in transaction mode (docker-compose.yml's `web`), each
+# transaction may run on another server connection, so nothing may outlive one.
+# Server-side cursors (QuerySet.iterator()) would: they are turned off. Prepared
+# statements are off already (Django's psycopg default, prepare_threshold None),
+# and the session's time zone, which Django sets, is a parameter PgBouncer keeps
+# per client. See the README for the rest (no `options` in the URL).
+DB_PGBOUNCER = boolean("DB_PGBOUNCER", default=False)
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DB_PGBOUNCER
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts ------------------------------------------------------------------

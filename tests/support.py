@@ -7,13 +7,15 @@ import http.client
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from http import HTTPStatus
 from pathlib import Path
 
-from embedded_postgres.server import EmbeddedPostgres, children, free_port
+from embedded_postgres.server import SUPERUSER, EmbeddedPostgres, children, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 # A key the settings accept with debug off; for tests and the bench only.
@@ -102,6 +104,7 @@ class Gunicorn:
         `log` is a path for its output (default: discarded).
         """
         self.port = free_port()
+        self.env = env
         command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
         self.log = log
         if log:
@@ -158,3 +161,100 @@ def _rss_kib(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+class PgBouncer:
+    """Debian's pgbouncer with docker/pgbouncer/pgbouncer.ini, in front of `server`.
+
+    Only where it listens, what it connects to and its files differ from the
+    compose service's. As root it runs as the server's unprivileged user, as
+    PostgreSQL does (pgbouncer refuses root too).
+    """
+
+    CONFIG = ROOT / "docker" / "pgbouncer" / "pgbouncer.ini"
+
+    def __init__(self, server: EmbeddedPostgres, **settings: object) -> None:
+        self.server = server
+        self.port = free_port()
+        self.folder = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
+        self.folder.chmod(0o755)
+        userlist = self.folder / "userlist.txt"
+        userlist.write_text(f'"{SUPERUSER}" "{server.password}"\n')
+        userlist.chmod(0o600)
+        overrides = {
+            "listen_addr": "127.0.0.1",
+            "listen_port": self.port,
+            "auth_file": userlist,
+            "logfile": self.log,
+            **settings,
+        }
+        (self.folder / "pgbouncer.ini").write_text(
+            _configure(
+                self.CONFIG.read_text(),
+                {"*": f"host=127.0.0.1 port={server.port}", **overrides},
+            )
+        )
+        user = {}
+        if server.user is not None:
+            for path in (self.folder, userlist):
+                os.chown(path, server.user.pw_uid, server.user.pw_gid)
+            user = {"user": server.user.pw_uid, "group": server.user.pw_gid}
+        self.process = subprocess.Popen(
+            [shutil.which("pgbouncer") or "pgbouncer", "pgbouncer.ini"],
+            cwd=self.folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            **user,
+        )
+        deadline = time.monotonic() + 10
+        while not _accepts(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"pgbouncer did not start: {self.log_tail()}")
+            time.sleep(0.05)
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "pgbouncer.log"
+
+    def log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            return self.log.read_text()[-2000:]
+        return "(no log)"
+
+    def url(self, database: str) -> str:
+        """The server's URL for `database`, through PgBouncer."""
+        return self.server.url(database).replace(
+            f":{self.server.port}/", f":{self.port}/"
+        )
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _accepts(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port)):
+        return True
+    return False
+
+
+def _configure(ini: str, values: dict[str, object]) -> str:
+    """Return `ini` with its settings in `values` replaced, the others appended.
+
+    pgbouncer reads a section named twice as a fresh one: one of each is kept.
+    """
+    lines, missing = [], dict(values)
+    for line in ini.splitlines():
+        key = line.split("=", 1)[0].strip()
+        if "=" in line and not line.startswith(";") and key in missing:
+            line = f"{key} = {missing.pop(key)}"
+        lines.append(line)
+    lines += [f"{key} = {value}" for key, value in missing.items()]
+    return "\n".join(lines) + "\n"

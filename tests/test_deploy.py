@@ -209,13 +209,40 @@ class TestComposeFile:
             "migrate",
             "--noinput",
         ]
-        assert services["web"]["depends_on"] == {
-            "migrate": {"condition": "service_completed_successfully"}
+        assert services["web"]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"
         }
         assert "migrate" not in " ".join(services["web"]["command"])
 
+    def test_web__reaches_postgresql_only_through_pgbouncer(self, compose):
+        services = compose["services"]
+        web = services["web"]["environment"]
+        migrate = services["migrate"]["environment"]
+        assert web["DATABASE_URL"].split("@")[1].startswith("pgbouncer:6432/")
+        assert web["DB_PGBOUNCER"] == "true"
+        assert migrate["DATABASE_URL"].split("@")[1].startswith("db:5432/")
+        assert "DB_PGBOUNCER" not in migrate
+        on_data = {
+            name
+            for name, service in services.items()
+            if "data" in service.get("networks", [])
+        }
+        assert on_data == {"db", "migrate", "pgbouncer"}
+        assert services["db"]["networks"] == ["data"]
+        assert services["web"].get("networks", ["default"]) == ["default"]
+
+    def test_pgbouncer__pinned_and_configured_from_the_repository(self, compose):
+        service = compose["services"]["pgbouncer"]
+        assert re.fullmatch(r"[\w./-]+:v?\d+\.\d+\.\d+[\w.-]*", service["image"])
+        assert service["volumes"] == [
+            "./docker/pgbouncer/pgbouncer.ini:/etc/pgbouncer/pgbouncer.ini:ro"
+        ]
+        assert service["environment"]["AUTH_TYPE"] == "scram-sha-256"
+        ini = (ROOT / "docker" / "pgbouncer" / "pgbouncer.ini").read_text()
+        assert "\npool_mode = transaction\n" in ini
+
     def test_containers__drop_capabilities(self, compose):
-        for name in ("web", "migrate", "db"):
+        for name in ("web", "migrate", "db", "pgbouncer"):
             service = compose["services"][name]
             assert service["cap_drop"] == ["ALL"]
             assert service["security_opt"] == ["no-new-privileges:true"]

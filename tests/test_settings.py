@@ -379,3 +379,12 @@ def test_manage__closes_the_pool_at_exit(database_url):
     )
     assert result.returncode == 0, result.stderr
     assert "couldn't stop thread" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("value", "disabled"), [("true", True), ("false", False)])
+def test_pgbouncer__turns_server_side_cursors_off(monkeypatch, value, disabled):
+    loaded = load_settings(monkeypatch, DB_PGBOUNCER=value)
+    default = loaded["DATABASES"]["default"]
+    assert default["DISABLE_SERVER_SIDE_CURSORS"] is disabled
+    # Prepared statements stay off either way (Django's psycopg default).
+    assert "prepare_threshold" not in default["OPTIONS"]
