@@ -14,7 +14,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # guessers ahead of it.
 django_application = get_wsgi_application()
 
-from accounts.throttling import turn_away_guessers  # noqa: E402
+from accounts.throttling import turn_away_early  # noqa: E402
 from health.probes import serve_probes  # noqa: E402
 
-application = serve_probes(turn_away_guessers(django_application))
+application = serve_probes(turn_away_early(django_application))

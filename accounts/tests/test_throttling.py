@@ -1,5 +1,6 @@
 """Sign-in under attack: lockouts (django-axes) and admission control for hashing."""
 
+import io
 import ipaddress
 import json
 import threading
@@ -300,9 +301,17 @@ class TestSlots:
         assert "192.0.2.9" in throttling.guessers
 
 
-def post(application, path="/api/auth/login", address="192.0.2.7"):
+def post(application, path="/api/auth/login", address="192.0.2.7", username=None):
     """Call a WSGI `application` with a sign-in POST; return (status, headers, body)."""
-    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "REMOTE_ADDR": address}
+    body = json.dumps({"username": username, "password": "x"}).encode()
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "REMOTE_ADDR": address,
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+    }
     started = {}
 
     def start_response(status, headers):
@@ -322,6 +331,7 @@ class Django:
 
     def __call__(self, environ, start_response):
         self.calls += 1
+        self.body = environ["wsgi.input"].read()
         if self.gate is not None:
             self.gate.wait(5)
         start_response("401 Unauthorized", [])
@@ -361,7 +371,7 @@ class TestDoor:
     ):
         throttling.guessers.add("192.0.2.7")
         django = Django()
-        status, headers, answer = post(throttling.turn_away_guessers(django), path)
+        status, headers, answer = post(throttling.turn_away_early(django), path)
         assert (status, headers["Retry-After"], headers["Content-Type"]) == (
             HTTPStatus.SERVICE_UNAVAILABLE,
             "1",
@@ -373,7 +383,7 @@ class TestDoor:
     def test_others__go_on_to_django(self, crowded):
         throttling.guessers.add("192.0.2.7")
         django = Django()
-        door = throttling.turn_away_guessers(django)
+        door = throttling.turn_away_early(django)
         assert post(door, address="192.0.2.8")[0] == HTTPStatus.UNAUTHORIZED
         assert post(door, path="/admin/")[0] == HTTPStatus.UNAUTHORIZED
         assert django.calls == 2
@@ -382,13 +392,13 @@ class TestDoor:
         throttling.guessers.add("192.0.2.7")
         hashers._slots = hashers.Slots(1)
         try:
-            assert post(throttling.turn_away_guessers(Django()))[0] == 401
+            assert post(throttling.turn_away_early(Django()))[0] == 401
         finally:
             hashers._slots = None
 
     def test_two_sign_ins_at_once__make_the_address_a_guesser(self):
         gate = threading.Event()
-        door = throttling.turn_away_guessers(Django(gate))
+        door = throttling.turn_away_early(Django(gate))
         threads = [threading.Thread(target=post, args=(door,)) for _ in range(2)]
         for n, thread in enumerate(threads, start=1):
             thread.start()
@@ -400,6 +410,46 @@ class TestDoor:
         for thread in threads:
             thread.join()
         assert throttling.in_flight._count == {}
+
+
+class TestLockedOutAtTheDoor:
+    @pytest.mark.parametrize("path", ["/api/auth/login", "/admin/login/"])
+    def test_locked_out_username__gets_429_before_django(self, user, path):
+        fail(LIMIT, ips=[f"198.51.100.{n}" for n in range(1, LIMIT + 1)])
+        django = Django()
+        door = throttling.turn_away_early(django)
+        status, headers, _ = post(
+            door, path, address="203.0.113.9", username="\\UNI\\JSmith"
+        )
+        assert status == HTTPStatus.TOO_MANY_REQUESTS
+        assert int(headers["Retry-After"]) > 0
+        assert django.calls == 0
+        # As Django answers it: the same page.
+        expected = attempt("\\uni\\jsmith", ip="203.0.113.10")
+        assert expected.status_code == HTTPStatus.TOO_MANY_REQUESTS
+        if path.startswith("/api/"):
+            assert json.loads(post(door, path, username="\\uni\\jsmith")[2]) == (
+                expected.json()
+            )
+
+    def test_locked_out_address__gets_429_before_django(self, user):
+        fail(LIMIT, username="\\uni\\someone", ips=["192.0.2.66"])
+        django = Django()
+        door = throttling.turn_away_early(django)
+        assert post(door, address="192.0.2.66", username="\\uni\\jsmith")[0] == (
+            HTTPStatus.TOO_MANY_REQUESTS
+        )
+        assert django.calls == 0
+
+    def test_cleared_or_never_locked__go_on_with_the_body_intact(self, user):
+        fail(LIMIT, ips=["192.0.2.67"])
+        AccessAttempt.objects.all().delete()  # staff clear the lockouts
+        django = Django()
+        door = throttling.turn_away_early(django)
+        assert post(door, address="192.0.2.67", username="\\uni\\jsmith")[0] == (
+            HTTPStatus.UNAUTHORIZED
+        )
+        assert json.loads(django.body)["username"] == "\\uni\\jsmith"
 
 
 class TestGuessers:
