@@ -126,11 +126,13 @@ class Worker(ThreadWorker):
 
     def _is_probe(self, conn: TConn) -> bool:
         """Whether the waiting request starts with a probe's request line."""
+        if self.cfg.is_ssl or conn.is_http2:
+            return False  # no plain request line to peek at
         if conn.parser is not None and conn.parser.unreader.buf.getvalue():
             return False  # read ahead already: the socket no longer has its start
         try:
             start = conn.sock.recv(PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-        except OSError:
+        except (OSError, ValueError):
             return False
         return self.probe_request.match(start) is not None
 
