@@ -100,3 +100,40 @@ class TestAdminAtScale:
             ]
         )
         assert names == expected
+
+
+class TestWholeNameSearch:
+    """A term with both backslashes is a prefix search: same results, btree (#12)."""
+
+    @pytest.fixture
+    def admin_client(self, client, many_users):
+        admin = User.objects.create_superuser("\\corp\\root", password="root-pass-1")
+        client.force_login(admin)
+        return client
+
+    @pytest.mark.parametrize(
+        "term",
+        ["\\UNI\\user4242", "\\uni\\USER99999", "\\uni\\", "uni\\user1\\", "\\a\\b\\c"],
+    )
+    def test_results__are_those_of_contains(self, admin_client, term):
+        response = admin_client.get("/admin/accounts/user/", {"q": term})
+        shown = sorted(str(u) for u in response.context["cl"].result_list)
+        expected = User.objects.filter(username__icontains=term)
+        assert response.context["cl"].result_count == expected.count()
+        assert shown == sorted(expected.values_list("username", flat=True))[:100]
+
+    def test_whole_name__scans_the_case_insensitive_btree(self, admin_client):
+        with CaptureQueriesContext(connection) as queries:
+            response = admin_client.get(
+                "/admin/accounts/user/", {"q": "\\uni\\user4242"}
+            )
+        assert response.context["cl"].result_count == 11
+        searches = [q["sql"] for q in queries if "LIKE" in q["sql"]]
+        assert searches
+        with connection.cursor() as cursor:
+            for sql in searches:
+                cursor.execute(f"EXPLAIN {sql}")
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+                assert "idx_users_username_upper" in plan, plan
+                assert "trgm" not in plan, plan
+                assert "Seq Scan" not in plan, plan
