@@ -98,10 +98,17 @@ def thaw(server: EmbeddedPostgres) -> None:
 class Gunicorn:
     """gunicorn serving `app` (default: the project) with gunicorn.conf.py."""
 
-    def __init__(self, env: dict[str, str], app: str | None = None, log=None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        app: str | None = None,
+        log=None,
+        options: tuple[str, ...] = (),
+    ) -> None:
         """Start gunicorn with `env` as the project's variables; wait until it serves.
 
-        `log` is a path for its output (default: discarded).
+        `log` is a path for its output (default: discarded); `options` are command
+        line options, which win over gunicorn.conf.py.
         """
         self.port = free_port()
         self.env = env
@@ -110,7 +117,7 @@ class Gunicorn:
         if log:
             log.parent.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [*command, *([app] if app else [])],
+            [*command, *options, *([app] if app else [])],
             cwd=ROOT,
             env=child_env(**env, GUNICORN_BIND=f"127.0.0.1:{self.port}"),
             stdout=log.open("wb") if log else subprocess.DEVNULL,
