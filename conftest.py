@@ -58,9 +58,10 @@ def _test_settings(settings):
 def _forget_guessers():
     """Each test starts with no address known as guessing (accounts.throttling)."""
     yield
-    from accounts.throttling import guessers
+    from accounts.throttling import guessers, in_flight
 
     guessers.clear()
+    in_flight.clear()
 
 
 @pytest.fixture

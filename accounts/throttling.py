@@ -112,18 +112,38 @@ guessers = Guessers()
 
 
 class InFlight:
-    """The sign-ins this process is serving, counted per client address."""
+    """The sign-ins this process is serving, counted per client address.
 
-    def __init__(self) -> None:
+    A sign-in that started less than RECENT seconds ago counts as still going:
+    a client whose last attempt was just turned away and that tries again at
+    once is no person typing a password either.
+    """
+
+    RECENT = 0.5
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
         self._count: dict[str | None, int] = {}
+        self._started: OrderedDict[str | None, float] = OrderedDict()
         self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._started.clear()
 
     @contextmanager
     def add(self, address: str | None) -> Iterator[int]:
         """Count one more for `address`; yield how many others it has going."""
+        now = time.monotonic()
         with self._lock:
             others = self._count.get(address, 0)
-            self._count[address] = others + 1
+            last = self._started.pop(address, None)
+            if others == 0 and last is not None and now - last < self.RECENT:
+                others = 1
+            self._count[address] = self._count.get(address, 0) + 1
+            self._started[address] = now
+            while len(self._started) > self._size:
+                self._started.popitem(last=False)
         try:
             yield others
         finally:
@@ -164,8 +184,8 @@ def turn_away_early(app: WSGIApp) -> WSGIApp:
       decided by one query on axes' own rows (`_locked_out`), so a lockout that
       staff clear in the admin ends at once here too.
     Everyone else goes on to Django. An address that sends a sign-in while
-    another of its own is still in flight here counts as guessing from then
-    on: nobody signs in twice at once.
+    another of its own is still in flight here, or within 0.5 s of one, counts
+    as guessing from then on: nobody signs in twice at once.
     """
 
     def application(environ: dict, start_response: Callable) -> Iterable[bytes]:

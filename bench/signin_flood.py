@@ -68,8 +68,11 @@ def run(context, args) -> dict:
         app.stop()
     statuses = flood["statuses"]
     seconds = flood["duration_us"] / 1e6
-    # Each 401 is one hash: a wrong password, or an unknown user's decoy hash.
-    hashes = statuses.get("401", 0)
+    # Each 401 is one hash: a wrong password, or an unknown user's decoy hash;
+    # each answered sign-in of the legitimate user is one more.
+    hashes = statuses.get("401", 0) + sum(
+        1 for _, status in legit if status in (200, 401)
+    )
     probe_ms = sorted(ms for ms, status in probes if status is not None)
     legit_s = sorted(s for s, status in legit if status == 200)
     cores = os.cpu_count()

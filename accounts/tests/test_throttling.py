@@ -411,6 +411,21 @@ class TestDoor:
             thread.join()
         assert throttling.in_flight._count == {}
 
+    def test_two_sign_ins_in_quick_succession__make_the_address_a_guesser(self):
+        door = throttling.turn_away_early(Django())
+        post(door, address="192.0.2.8")
+        assert "192.0.2.8" not in throttling.guessers
+        post(door, address="192.0.2.8")  # at once after the first ended
+        assert "192.0.2.8" in throttling.guessers
+
+    def test_sign_ins_a_person_apart__are_no_guess(self, monkeypatch):
+        door = throttling.turn_away_early(Django())
+        monkeypatch.setattr(throttling.InFlight, "RECENT", 0.05)
+        post(door, address="192.0.2.9")
+        time.sleep(0.1)
+        post(door, address="192.0.2.9")
+        assert "192.0.2.9" not in throttling.guessers
+
 
 class TestLockedOutAtTheDoor:
     @pytest.mark.parametrize("path", ["/api/auth/login", "/admin/login/"])
