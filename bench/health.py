@@ -48,10 +48,13 @@ def run(context, args) -> dict:
         ),
     }
     if bouncer is not None:
+        # A database of its own: PgBouncer's server connections are not the
+        # direct app's, whose new connections are counted.
+        server.create_database(f"{database}_pgbouncer")
         targets["pgbouncer"] = Gunicorn(
             {
                 **context.env,
-                "DATABASE_URL": bouncer.url(database),
+                "DATABASE_URL": bouncer.url(f"{database}_pgbouncer"),
                 "DB_PGBOUNCER": "true",
             }
         )
