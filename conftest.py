@@ -58,10 +58,11 @@ def _test_settings(settings):
 def _forget_guessers():
     """Each test starts with no address known as guessing (accounts.throttling)."""
     yield
-    from accounts.throttling import guessers, in_flight
+    from accounts.throttling import guessers, in_flight, refused
 
     guessers.clear()
     in_flight.clear()
+    refused.clear()
 
 
 @pytest.fixture

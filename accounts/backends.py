@@ -3,8 +3,8 @@ from axes.models import AccessAttempt
 from django.contrib.auth.backends import ModelBackend
 
 from accounts.clients import client_ip
-from accounts.hashers import may_wait
-from accounts.throttling import guessers
+from accounts.hashers import may_wait, strong
+from accounts.throttling import REFUSED_LATELY, guessers
 
 
 class UserBackend(ModelBackend):
@@ -41,4 +41,5 @@ class ThrottleBackend(AxesStandaloneBackend):
         if guessing:
             guessers.add(address)  # failed at another worker: now this one knows
         may_wait.set(not guessing)
+        strong.set(not request.META.get(REFUSED_LATELY, False))
         return super().authenticate(request, username, password, **kwargs)

@@ -14,6 +14,9 @@ from django.contrib.auth.hashers import BCryptSHA256PasswordHasher
 may_wait: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "may_wait", default=True
 )
+# Whether a sign-in that may wait may also take the seat from another that may:
+# not when its address was just refused (accounts.throttling.refused).
+strong: contextvars.ContextVar[bool] = contextvars.ContextVar("strong", default=True)
 
 
 class HashingBusy(Exception):
@@ -33,30 +36,41 @@ class BoundedBCryptSHA256PasswordHasher(BCryptSHA256PasswordHasher):
             return super().encode(password, salt)
 
 
+# Who sits in the seat of `Slots`: one who may not wait, one who may but was
+# just refused, one who may and takes the seat from anyone.
+GUESSER, REFUSED, PERSON = range(3)
+
+
 class Slots:
     """N hashing slots, and one seat to wait for the next that frees.
 
     The seat keeps a sign-in ready to take a slot the moment one frees, so the
     cores never idle between hashes; a thread is all it holds. A sign-in that
-    may wait takes the seat from whoever sits there; one that may not (its
-    address failed lately) sits only when the seat is empty. Anyone else gets
-    no slot, at once: a flood neither queues up threads nor pushes a
-    legitimate sign-in to the back of a line.
+    may wait takes the seat from whoever sits there, unless its address was
+    just refused: then only from a guesser. One that may not (its address is
+    guessing) sits only when the seat is empty. Anyone else gets no slot, at
+    once: a flood neither queues up threads nor pushes a legitimate sign-in to
+    the back of a line.
     """
 
     def __init__(self, size: int) -> None:
         self._free = size
         self._seated: object | None = None
+        self._kind = GUESSER
         self._changed = threading.Condition()
 
-    def acquire(self, *, wait: bool, timeout: float) -> bool:
+    def acquire(self, *, wait: bool, timeout: float, strong: bool = True) -> bool:
         with self._changed:
             if self._free > 0 and self._seated is None:
                 self._free -= 1
                 return True
-            if self._seated is not None and not wait:
+            kind = (GUESSER, REFUSED, PERSON)[wait + (wait and strong)]
+            if self._seated is not None and not (
+                kind == PERSON or (kind == REFUSED and self._kind == GUESSER)
+            ):
                 return False
             me = self._seated = object()
+            self._kind = kind
             self._changed.notify_all()  # whoever sat here gives up
             self._changed.wait_for(
                 lambda: self._seated is not me or self._free > 0, timeout
@@ -86,9 +100,11 @@ _slots_lock = threading.Lock()
 @contextmanager
 def hashing_slot():
     slots = _process_slots()
-    wait = may_wait.get()
-    may_wait.set(True)  # for this hash only: the thread serves other requests next
-    if not slots.acquire(wait=wait, timeout=settings.SIGNIN_HASH_WAIT):
+    wait, may_take = may_wait.get(), strong.get()
+    # For this hash only: the thread serves other requests next.
+    may_wait.set(True)
+    strong.set(True)
+    if not slots.acquire(wait=wait, timeout=settings.SIGNIN_HASH_WAIT, strong=may_take):
         raise HashingBusy
     try:
         yield

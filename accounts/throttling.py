@@ -77,8 +77,10 @@ class Guessers:
     forgotten first, so a flood of addresses cannot grow it without end.
     """
 
-    def __init__(self, size: int = 10_000) -> None:
+    def __init__(self, size: int = 10_000, seconds: float | None = None) -> None:
+        """Remember `size` addresses, each for `seconds` (the cool-off if None)."""
         self._size = size
+        self._seconds = seconds
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -102,13 +104,20 @@ class Guessers:
     def __contains__(self, address: str | None) -> bool:
         with self._lock:
             seen = self._seen.get(address)
-        return (
-            seen is not None
-            and time.monotonic() - seen < settings.SIGNIN_COOLOFF_SECONDS
-        )
+        seconds = self._seconds
+        if seconds is None:
+            seconds = settings.SIGNIN_COOLOFF_SECONDS
+        return seen is not None and time.monotonic() - seen < seconds
 
 
 guessers = Guessers()
+# Addresses whose sign-in was just answered 503: for a moment, they may wait for
+# a hashing slot but not take the seat from another who may (accounts.hashers).
+# At a flood's start, before its addresses have failed, this ends the chain of
+# new addresses taking the seat from each other, and from a person.
+refused = Guessers(seconds=2.0)
+# In a sign-in's WSGI environ (request.META): its address is in `refused`.
+REFUSED_LATELY = "accounts.refused_lately"
 
 
 class InFlight:
@@ -207,7 +216,14 @@ def turn_away_early(app: WSGIApp) -> WSGIApp:
             if others:
                 # Nobody signs in twice at once: count it as guessing.
                 guessers.add(address)
-            return app(environ, start_response)
+            environ[REFUSED_LATELY] = address in refused
+
+            def start(status, headers, *exc_info):
+                if status.startswith("503"):
+                    refused.add(address)
+                return start_response(status, headers, *exc_info)
+
+            return app(environ, start)
 
     return application
 

@@ -199,11 +199,11 @@ class TestAdmissionControl:
         assert Client().get("/api/auth/csrf").status_code == HTTPStatus.OK
 
 
-def seated(slots, *, wait):
+def seated(slots, *, wait, strong=True):
     """Start a thread waiting for a slot of `slots`; return it and its result list."""
     got = []
     waiter = threading.Thread(
-        target=lambda: got.append(slots.acquire(wait=wait, timeout=5))
+        target=lambda: got.append(slots.acquire(wait=wait, timeout=5, strong=strong))
     )
     before = slots._seated
     waiter.start()
@@ -249,6 +249,23 @@ class TestSlots:
         person.join()
         assert signed_in == [True]
 
+    def test_just_refused__takes_the_seat_from_a_guesser_only(self):
+        slots = hashers.Slots(1)
+        slots.acquire(wait=False, timeout=0)
+        guesser, guessed = seated(slots, wait=False)
+        refused, refused_got = seated(slots, wait=True, strong=False)
+        guesser.join(timeout=1)
+        assert guessed == [False]
+        person, person_got = seated(slots, wait=True)
+        refused.join(timeout=1)
+        assert refused_got == [False]  # a person takes it from the refused one
+        started = time.monotonic()
+        assert not slots.acquire(wait=True, timeout=5, strong=False)
+        assert time.monotonic() - started < 0.5  # ...who cannot take it back
+        slots.release()
+        person.join()
+        assert person_got == [True]
+
     def test_a_freed_slot__goes_to_who_sits_not_to_a_newcomer(self):
         slots = hashers.Slots(1)
         slots.acquire(wait=False, timeout=0)
@@ -290,6 +307,15 @@ class TestSlots:
             slots.release()
         finally:
             hashers._slots = None
+
+    @pytest.mark.parametrize("lately", [True, False])
+    def test_refused_lately__may_not_take_the_seat_from_a_person(self, user, lately):
+        request = RequestFactory().post("/api/auth/login", REMOTE_ADDR="192.0.2.3")
+        request.META[throttling.REFUSED_LATELY] = lately
+        ThrottleBackend().authenticate(request, "\\uni\\jsmith", PASSWORD)
+        assert hashers.strong.get() is not lately
+        assert hashers.may_wait.get() is True
+        hashers.strong.set(True)
 
     def test_a_failure_at_another_worker__counts_here_too(self, user):
         AccessAttempt.objects.create(
@@ -411,6 +437,21 @@ class TestDoor:
             thread.join()
         assert throttling.in_flight._count == {}
 
+    def test_a_503__marks_the_address_refused_for_its_next_sign_in(self):
+        seen = []
+
+        def django(environ, start_response):
+            seen.append(environ[throttling.REFUSED_LATELY])
+            busy = environ["REMOTE_ADDR"] == "192.0.2.20"
+            start_response("503 Service Unavailable" if busy else "401 No", [])
+            return [b""]
+
+        door = throttling.turn_away_early(django)
+        for address in ("192.0.2.20", "192.0.2.20", "192.0.2.21", "192.0.2.21"):
+            time.sleep(0.6)  # no quick repeat: no guesser
+            post(door, address=address)
+        assert seen == [False, True, False, False]
+
     def test_two_sign_ins_in_quick_succession__make_the_address_a_guesser(self):
         door = throttling.turn_away_early(Django())
         post(door, address="192.0.2.8")
@@ -478,6 +519,13 @@ class TestGuessers:
         throttling.guessers.add("192.0.2.1")
         settings.SIGNIN_COOLOFF_SECONDS = 0
         assert "192.0.2.1" not in throttling.guessers
+
+    def test_refused__forgotten_after_its_own_seconds(self):
+        refused = throttling.Guessers(seconds=0.05)
+        refused.add("192.0.2.1")
+        assert "192.0.2.1" in refused
+        time.sleep(0.1)
+        assert "192.0.2.1" not in refused
 
     def test_bounded__the_oldest_forgotten_first(self):
         guessers = throttling.Guessers(size=2)
