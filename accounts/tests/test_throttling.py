@@ -330,22 +330,15 @@ class TestSlots:
 def post(application, path="/api/auth/login", address="192.0.2.7", username=None):
     """Call a WSGI `application` with a sign-in POST; return (status, headers, body)."""
     body = json.dumps({"username": username, "password": "x"}).encode()
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": path,
-        "REMOTE_ADDR": address,
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.input": io.BytesIO(body),
-    }
-    started = {}
-
-    def start_response(status, headers):
-        started["status"] = int(status.split()[0])
-        started["headers"] = dict(headers)
-
-    body = b"".join(application(environ, start_response))
-    return started["status"], started["headers"], body
+    return call(
+        application,
+        "POST",
+        path,
+        REMOTE_ADDR=address,
+        CONTENT_TYPE="application/json",
+        CONTENT_LENGTH=str(len(body)),
+        **{"wsgi.input": io.BytesIO(body)},
+    )
 
 
 class Django:

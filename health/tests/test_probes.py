@@ -45,8 +45,11 @@ def closed_port():
     connection.settings_dict["PORT"] = saved
 
 
-def call(application, method, path, host="10.0.3.17:8000"):
-    """Return the status, headers and body the wrapper answers."""
+def call(application, method, path, host="10.0.3.17:8000", **extra):
+    """Return the status, headers and body the wrapper answers.
+
+    `extra` adds to or replaces the WSGI environ's entries.
+    """
     environ = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
@@ -57,6 +60,7 @@ def call(application, method, path, host="10.0.3.17:8000"):
         "wsgi.input": io.BytesIO(),
         "wsgi.errors": io.StringIO(),
         "wsgi.url_scheme": "http",
+        **extra,
     }
     started = {}
 
