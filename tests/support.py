@@ -154,12 +154,17 @@ class Gunicorn:
         return sum(_rss_kib(pid) for pid in pids) / 1024
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        _end(self.process, timeout=30)
+
+
+def _end(process: subprocess.Popen, timeout: float) -> None:
+    """Terminate `process`; kill it if it is still there after `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _rss_kib(pid: int) -> int:
@@ -237,12 +242,7 @@ class PgBouncer:
         )
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        _end(self.process, timeout=10)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
