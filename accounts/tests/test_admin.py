@@ -3,7 +3,9 @@
 from http import HTTPStatus
 
 import pytest
+from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.models import Permission
 from django.test import Client
 
@@ -51,6 +53,24 @@ class TestChangelist:
             "\\uni\\adoe",
             "\\uni\\jsmith",
         ]
+
+    def test_rows__link_to_each_users_change_page_as_django_does(
+        self, admin_client, students
+    ):
+        for query in ({}, {"_popup": "1", "_to_field": "id"}, {"is_staff__exact": "1"}):
+            cl = admin_client.get(CHANGELIST, query).context["cl"]
+            for user in cl.result_list:
+                url = cl.url_for_result(user)
+                assert url == ChangeList.url_for_result(cl, user)
+                assert url == f"/admin/accounts/user/{user.pk}/change/"
+
+    def test_rows__checkbox_as_django_renders_it(self):
+        user_admin = admin.site.get_model_admin(User)
+        user = User(username='\\uni\\<b>&"x"')
+        ours = user_admin.action_checkbox(user)
+        assert ours == admin.ModelAdmin.action_checkbox(user_admin, user)
+        assert f'value="{user.pk}"' in ours
+        assert "&lt;b&gt;&amp;&quot;x&quot;" in ours
 
     def test_search__ignores_case(self, admin_client, students):
         response = admin_client.get(CHANGELIST, {"q": "JSMITH"})
