@@ -5,6 +5,7 @@ from django.contrib.auth.models import PermissionsMixin
 from django.contrib.postgres.functions import RandomUUID
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.sessions.base_session import AbstractBaseSession
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
 from django.db.models.functions import Now, Upper
@@ -95,6 +96,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         constraints = [
+            # The architecture's index "on username": exact lookups (reports,
+            # `filter(username=...)`) use it; the login lookup uses the next one.
+            # Unique, as the next one already makes every name: the admin then
+            # knows the list's order by name is total and adds no tiebreaker on
+            # the id, which PostgreSQL sorted for every page (#12).
+            models.UniqueConstraint(fields=["username"], name="idx_users_username"),
             # Case-insensitive uniqueness, and the index of the login lookup
             # (`username__iexact` compiles to UPPER(username) = UPPER(%s)).
             models.UniqueConstraint(
@@ -122,9 +129,6 @@ class User(AbstractBaseUser, PermissionsMixin):
             ),
         ]
         indexes = [
-            # The architecture's index "on username": exact lookups (reports,
-            # `filter(username=...)`) use it; the login lookup uses the one above.
-            models.Index(fields=["username"], name="idx_users_username"),
             # The admin's case-insensitive substring search (`icontains` compiles
             # to UPPER(username::text) LIKE UPPER(%s)): trigrams, not a scan.
             GinIndex(
@@ -140,6 +144,26 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.username
+
+    def validate_constraints(self, exclude=None):
+        """Say once that a name is taken, at the field.
+
+        A name taken as typed breaks both unique constraints, the plain one (at
+        the field) and the case-insensitive one (for the whole form).
+        """
+        try:
+            super().validate_constraints(exclude)
+        except ValidationError as error:
+            errors = error.error_dict
+            said = set(ValidationError(errors.get("username", [])).messages)
+            rest = [
+                e
+                for e in errors.pop(NON_FIELD_ERRORS, [])
+                if not set(e.messages) <= said
+            ]
+            if rest:
+                errors[NON_FIELD_ERRORS] = rest
+            raise ValidationError(errors) from None
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

@@ -81,7 +81,7 @@ def assert_users_schema():
         "USING gin (upper((username)::text) gin_trgm_ops)"
     )
     assert indexes["idx_users_username"] == (
-        "CREATE INDEX idx_users_username ON public.users USING btree (username)"
+        "CREATE UNIQUE INDEX idx_users_username ON public.users USING btree (username)"
     )
     assert indexes["idx_users_username_upper"] == (
         "CREATE UNIQUE INDEX idx_users_username_upper ON public.users "

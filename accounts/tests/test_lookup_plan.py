@@ -101,6 +101,18 @@ class TestAdminAtScale:
         )
         assert names == expected
 
+    def test_deep_page__reads_the_name_index_in_order_with_no_sort(self, admin_client):
+        """Names are unique, so the admin adds no tiebreaker on the id to sort."""
+        with CaptureQueriesContext(connection) as queries:
+            admin_client.get("/admin/accounts/user/", {"p": "500"})
+        (page,) = [q["sql"] for q in queries if "OFFSET" in q["sql"]]
+        assert page.endswith('ORDER BY "users"."username" ASC LIMIT 100 OFFSET 49900')
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN {page}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "Index Scan using idx_users_username on users" in plan, plan
+        assert "Sort" not in plan, plan
+
 
 class TestWholeNameSearch:
     """A term with both backslashes is a prefix search: same results, btree (#12)."""

@@ -89,6 +89,15 @@ class TestUniqueUsername:
             User(username="\\UNI\\JSMITH", password="x").full_clean()
         assert info.value.messages == ["A user with that username already exists."]
 
+    def test_full_clean__says_once_that_a_name_is_taken(self):
+        """Both unique constraints break; the message comes once, at the field."""
+        User.objects.create_user("\\uni\\jsmith")
+        with pytest.raises(ValidationError) as info:
+            User(username="\\uni\\jsmith", password="x").full_clean()
+        assert info.value.message_dict == {
+            "username": ["A user with that username already exists."]
+        }
+
 
 class TestUsernameFormat:
     @pytest.mark.parametrize("username", INVALID)
