@@ -149,16 +149,33 @@ def test_gunicorn_logs__are_redacted_and_escaped(database_url):
         {"DATABASE_URL": database_url, "DJANGO_SECRET_KEY": SECRET_KEY}, log=log
     )
     try:
-        app.get("/health/live?password=hunter2&sessionid=abc")
+        app.get("/admin/login/?password=hunter2&sessionid=abc")
         with socket.create_connection(("127.0.0.1", app.port), timeout=5) as raw:
             raw.sendall(b"GET /evil\x1b[2J HTTP/1.1\r\nHost: x\r\n\r\n")
             raw.recv(4096)
     finally:
         app.stop()
     output = log.read_text(errors="replace")
-    assert "/health/live?password=********&sessionid=********" in output
+    assert "/admin/login/?password=********&sessionid=********" in output
     assert "hunter2" not in output
     assert "\x1b" not in output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_access_log__has_no_line_for_a_probe_answered_200(database_url):
+    log = ROOT / ".pytest_cache" / "gunicorn-access.log"
+    app = Gunicorn(
+        {"DATABASE_URL": database_url, "DJANGO_SECRET_KEY": SECRET_KEY}, log=log
+    )
+    try:
+        assert app.get("/health")[0] == 200
+        assert app.get("/health/live?from=balancer")[0] == 200
+        assert app.get("/health", method="POST")[0] == 405
+        app.get("/admin/login/")  # 301 to HTTPS here: logged all the same
+    finally:
+        app.stop()
+    requests = re.findall(r'"([A-Z]+ \S+) HTTP/1\.1" (\d+)', log.read_text())
+    assert requests == [("POST /health", "405"), ("GET /admin/login/", "301")]
 
 
 class TestSqlEcho:
