@@ -5,11 +5,13 @@ from http import HTTPStatus
 import pytest
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.templatetags.admin_list import results
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.models import Permission
 from django.test import Client
 
 from accounts.models import Session, User
+from accounts.templatetags.user_list import user_rows
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/accounts/user/"
@@ -337,3 +339,52 @@ class TestSessionsInTheAdmin:
         assert (
             LogEntry.objects.filter(change_message="Ended all sessions.").count() == 2
         )
+
+
+class TestUserRows:
+    """The user list's rows, worked out once a page, are Django's own (#12)."""
+
+    @pytest.fixture
+    def many(self, students):
+        odd = User.objects.create_user('\\uni\\<b>&"o\'neil"', password="pw-12345678")
+        User.objects.filter(pk=odd.pk).update(is_blocked=True)
+        return [*students, odd]
+
+    @staticmethod
+    def assert_rows_are_djangos(response):
+        cl = response.context["cl"]
+        ours = user_rows(cl)
+        assert ours is not None
+        theirs = list(results(cl))
+        assert [list(row) for row in ours] == [list(row) for row in theirs]
+        assert len(ours) == len(cl.result_list) > 0
+        page = response.content.decode()
+        for row in ours:
+            assert "<tr>" + "".join(row) + "</tr>" in page
+
+    @pytest.mark.parametrize(
+        "query",
+        [
+            {},
+            {"q": "uni"},
+            {"is_blocked__exact": "1"},
+            {"o": "-5.2"},
+            {"q": "o", "is_staff__exact": "0", "o": "3"},
+        ],
+    )
+    def test_are_djangos__with_search_filters_and_order(
+        self, admin_client, many, query
+    ):
+        self.assert_rows_are_djangos(admin_client.get(CHANGELIST, query))
+
+    def test_are_djangos__without_actions_for_view_only_staff(self, staff_client, many):
+        response = staff_client("view_user").get(CHANGELIST)
+        assert "action_checkbox" not in response.context["cl"].list_display
+        self.assert_rows_are_djangos(response)
+
+    def test_a_popup__gets_djangos_rows(self, admin_client, many):
+        response = admin_client.get(CHANGELIST, {"_popup": "1", "_to_field": "id"})
+        cl = response.context["cl"]
+        assert user_rows(cl) is None
+        for row in results(cl):
+            assert "<tr>" + "".join(row) + "</tr>" in response.content.decode()
