@@ -190,9 +190,6 @@ AUTHENTICATION_BACKENDS = [
     "accounts.backends.ThrottleBackend",
     "accounts.backends.UserBackend",
 ]
-# The username is unique case-insensitively (the idx_users_username_upper index),
-# which Django's check for a unique USERNAME_FIELD cannot see.
-SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 # bcrypt (12 rounds, Django's default) first, as the architecture requires; the
 # others stay only so that old hashes are upgraded at the next login.
 PASSWORD_HASHERS = [
