@@ -9,7 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from gunicorn.glogging import Logger
 
 from config.env import integer
-from config.log import RedactSecretsFilter
+from config.log import PROBE_ANSWERED, RedactSecretsFilter
 from config.worker import slow_down_seconds
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -90,10 +90,7 @@ class RedactingLogger(Logger):
                 handler.addFilter(RedactSecretsFilter())
 
     def access(self, resp, req, environ, request_time) -> None:
-        # Imported in the worker, after the fork: the master stays without Django.
-        from health.probes import PROBES
-
-        if resp.status_code == 200 and environ.get("PATH_INFO") in PROBES:
+        if resp.status_code == 200 and environ.get(PROBE_ANSWERED):
             return
         super().access(resp, req, environ, request_time)
 

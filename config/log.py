@@ -10,6 +10,9 @@ import logging
 import re
 
 REDACTED = "********"
+# Set in the WSGI environ by the probes' handler (health.probes) for the access
+# log (gunicorn.conf.py), which writes no line for a probe answered 200.
+PROBE_ANSWERED = "health.probe_answered"
 # A quoted value with its escapes ('it\'s'), or an unquoted one up to a separator.
 _VALUE = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s,;&)}\]]+)"""
 _ASSIGN = r"""['"]?\s*[=:]\s*"""

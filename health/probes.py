@@ -16,6 +16,7 @@ from http import HTTPStatus
 
 from health_check.exceptions import HealthCheckException
 
+from config.log import PROBE_ANSWERED
 from health.checks import Database
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ def serve_probes(app: WSGIApp) -> WSGIApp:
             )
         else:
             code, headers, body = render(probe())
+        environ[PROBE_ANSWERED] = True
         start_response(f"{code.value} {code.phrase}", headers)
         return [] if method == "HEAD" else [body]
 
