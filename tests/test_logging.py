@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from config.log import RedactSecretsFilter, escape_controls, redact
-from tests.support import ROOT, SECRET_KEY, Gunicorn, manage
+from tests.support import SECRET_KEY, Gunicorn, manage
 
 
 @pytest.fixture
@@ -143,39 +143,38 @@ class TestEveryLogger:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_gunicorn_logs__are_redacted_and_escaped(database_url):
-    log = ROOT / ".pytest_cache" / "gunicorn-logging.log"
-    app = Gunicorn(
-        {"DATABASE_URL": database_url, "DJANGO_SECRET_KEY": SECRET_KEY}, log=log
-    )
-    try:
+class TestGunicornLogs:
+    @pytest.fixture
+    def app(self, database_url, tmp_path):
+        app = Gunicorn(
+            {"DATABASE_URL": database_url, "DJANGO_SECRET_KEY": SECRET_KEY},
+            log=tmp_path / "gunicorn.log",
+        )
+        yield app
+        app.stop()
+
+    @staticmethod
+    def output(app) -> str:
+        app.stop()  # every line written
+        return app.log.read_text(errors="replace")
+
+    def test_lines__are_redacted_and_escaped(self, app):
         app.get("/admin/login/?password=hunter2&sessionid=abc")
         with socket.create_connection(("127.0.0.1", app.port), timeout=5) as raw:
             raw.sendall(b"GET /evil\x1b[2J HTTP/1.1\r\nHost: x\r\n\r\n")
             raw.recv(4096)
-    finally:
-        app.stop()
-    output = log.read_text(errors="replace")
-    assert "/admin/login/?password=********&sessionid=********" in output
-    assert "hunter2" not in output
-    assert "\x1b" not in output
+        output = self.output(app)
+        assert "/admin/login/?password=********&sessionid=********" in output
+        assert "hunter2" not in output
+        assert "\x1b" not in output
 
-
-@pytest.mark.django_db(transaction=True)
-def test_gunicorn_access_log__has_no_line_for_a_probe_answered_200(database_url):
-    log = ROOT / ".pytest_cache" / "gunicorn-access.log"
-    app = Gunicorn(
-        {"DATABASE_URL": database_url, "DJANGO_SECRET_KEY": SECRET_KEY}, log=log
-    )
-    try:
+    def test_access_log__has_no_line_for_a_probe_answered_200(self, app):
         assert app.get("/health")[0] == 200
         assert app.get("/health/live?from=balancer")[0] == 200
         assert app.get("/health", method="POST")[0] == 405
         app.get("/admin/login/")  # 301 to HTTPS here: logged all the same
-    finally:
-        app.stop()
-    requests = re.findall(r'"([A-Z]+ \S+) HTTP/1\.1" (\d+)', log.read_text())
-    assert requests == [("POST /health", "405"), ("GET /admin/login/", "301")]
+        requests = re.findall(r'"([A-Z]+ \S+) HTTP/1\.1" (\d+)', self.output(app))
+        assert requests == [("POST /health", "405"), ("GET /admin/login/", "301")]
 
 
 class TestSqlEcho:
