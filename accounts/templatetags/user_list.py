@@ -24,11 +24,11 @@ register = template.Library()
 
 COLUMNS = ["username", "is_blocked", "is_staff", "created_at", "updated_at"]
 SHAPES = (COLUMNS, ["action_checkbox", *COLUMNS])
-MARKER = "~pk~"
+MARKER = "~pk~"  # a key that neither the admin's quote() nor the URL changes
 
 
 def user_result_list(cl) -> dict:
-    """Django's `result_list`, with the rows of `rows()` when it can give them."""
+    """Django's `result_list`, with the rows of `user_rows()` when it can give them."""
     rows = user_rows(cl)
     if rows is None:
         return result_list(cl)
