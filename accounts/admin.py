@@ -15,6 +15,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Session, User
+from accounts.widgets import FilteredSelect
 
 
 class UsernameField(CharField):
@@ -150,6 +151,16 @@ class UserAdmin(DjangoUserAdmin):
                 ),
             ),
         )
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name in (*self.filter_horizontal, *self.filter_vertical):
+            kwargs.setdefault(
+                "widget",
+                FilteredSelect(
+                    db_field.verbose_name, db_field.name in self.filter_vertical
+                ),
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def action_checkbox(self, obj):
         """Django's checkbox, as Django renders it, without a template per row.

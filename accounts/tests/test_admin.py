@@ -6,11 +6,13 @@ import pytest
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.templatetags.admin_list import results
-from django.contrib.auth.models import Permission
+from django.contrib.admin.widgets import FilteredSelectMultiple
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
 from accounts.models import Session, User
 from accounts.templatetags.user_list import user_rows
+from accounts.widgets import FilteredSelect
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/accounts/user/"
@@ -377,3 +379,32 @@ class TestUserRows:
         assert user_rows(cl) is None
         for row in results(cl):
             assert "<tr>" + "".join(row) + "</tr>" in response.content.decode()
+
+
+class TestFilteredSelect:
+    """The groups and permissions boxes, built without templates, are Django's."""
+
+    @pytest.mark.parametrize("stacked", [False, True])
+    def test_renders_as_django_does(self, stacked):
+        Group.objects.create(name='<b>&"staff"')
+        Group.objects.create(name="counsellors")
+        choices = [
+            *((g.pk, str(g)) for g in Group.objects.all()),
+            ("Optgroup <x>", [("a", "A & B"), ("b", "B")]),
+        ]
+        ours = FilteredSelect("groups", stacked, choices=choices)
+        theirs = FilteredSelectMultiple("groups", stacked, choices=choices)
+        for value in ([], [choices[0][0], "b"]):
+            args = ("groups", value, {"id": "id_groups", "disabled": True})
+            assert ours.render(*args) == theirs.render(*args)
+        html = ours.render(*args)
+        assert "selected>&lt;b&gt;&amp;&quot;staff&quot;</option>" in html
+
+    def test_is_the_change_pages_widget(self, admin_client, students):
+        response = admin_client.get(f"/admin/accounts/user/{students[0].pk}/change/")
+        form = response.context["adminform"].form
+        for name in ("groups", "user_permissions"):
+            assert isinstance(form.fields[name].widget.widget, FilteredSelect)
+        page = response.content.decode()
+        assert page.count('class="selectfilter"') == 2
+        assert "<option value=" in page
