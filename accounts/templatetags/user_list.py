@@ -17,7 +17,7 @@ from django.contrib.admin.templatetags.admin_list import (
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
 from django.contrib.admin.templatetags.base import InclusionAdminNode
 from django.contrib.admin.utils import display_for_field, quote
-from django.utils.html import escape
+from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString
 
 register = template.Library()
@@ -80,7 +80,7 @@ def user_rows(cl) -> list[ResultList] | None:
     }
 
     def cell(name, value):
-        return escape(display_for_field(value, fields[name], empty))
+        return conditional_escape(display_for_field(value, fields[name], empty))
 
     rows = []
     checkbox = cl.list_display[0] == "action_checkbox"
