@@ -1,16 +1,19 @@
 """The admin's user pages, through Django's test client."""
 
+from datetime import datetime
 from http import HTTPStatus
 
 import pytest
 from django.contrib import admin
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.templatetags.admin_list import results
+from django.contrib.admin.utils import display_for_field
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
 from accounts.models import Session, User
+from accounts.templatetags import user_list
 from accounts.templatetags.user_list import user_rows
 from accounts.widgets import FilteredSelect
 
@@ -371,6 +374,22 @@ class TestUserRows:
     def test_are_djangos__without_actions_for_view_only_staff(self, staff_client, many):
         response = staff_client("view_user").get(CHANGELIST)
         assert "action_checkbox" not in response.context["cl"].list_display
+        self.assert_rows_are_djangos(response)
+
+    def test_each_time__is_formatted_once_a_page(self, admin_client, many, monkeypatch):
+        formatted = []
+
+        def display(value, *args):
+            if isinstance(value, datetime):
+                formatted.append(value)
+            return display_for_field(value, *args)
+
+        monkeypatch.setattr(user_list, "display_for_field", display)
+        response = admin_client.get(CHANGELIST)
+        # Three users never changed: their updated_at is their created_at.
+        # The admin (signed in) and the blocked user have two times each.
+        assert len(response.context["cl"].result_list) == 5
+        assert len(formatted) == len(set(formatted)) == 3 + 2 * 2
         self.assert_rows_are_djangos(response)
 
     def test_a_popup__gets_djangos_rows(self, admin_client, many):
