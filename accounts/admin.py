@@ -176,22 +176,43 @@ class UserAdmin(DjangoUserAdmin):
             format_html(gettext("Select this object for an action - {}"), str(obj)),
         )
 
+    # A search that matches at most this many users is counted and paged by key.
+    SEARCH_KEYS_UP_TO = 1000
+
     def get_search_results(self, request, queryset, search_term):
-        """Search usernames as Django does, with one case made fast: a whole name.
+        """Search usernames as Django does, reading the name indexes once.
+
+        The list counts its results, then reads its page: two searches of the
+        trigram index, each reading the posting lists of trigrams all names
+        share (#12). The matching keys are found once instead, and the count
+        and the page read those rows by key. A term matching more than
+        SEARCH_KEYS_UP_TO users is searched as Django does.
 
         Every username has exactly two backslashes, the first at its start (the
-        users_username_format CHECK), so a term with two can only be found at the
-        start of a name: "contains" is "starts with" for it, which a prefix scan
-        of idx_users_username_upper answers at once, where the trigram index
-        reads the posting lists of trigrams all names share (#12). The results
-        are the same; any other term is searched as before.
+        users_username_format CHECK), so a term with two can only be found at
+        the start of a name: "contains" is "starts with" for it, which a prefix
+        scan of idx_users_username_upper answers. The results are the same.
         """
         term = search_term.strip()
+        if not term:
+            return queryset, False
         if term.count("\\") < 2 or len(term.split()) != 1:
-            return super().get_search_results(request, queryset, search_term)
-        if term.startswith("\\") and term.count("\\") == 2:
-            return queryset.filter(username__istartswith=term), False
-        return queryset.none(), False  # no name holds such a part
+            found, may_have_duplicates = super().get_search_results(
+                request, queryset, search_term
+            )
+        elif term.startswith("\\") and term.count("\\") == 2:
+            found, may_have_duplicates = (
+                queryset.filter(username__istartswith=term),
+                False,
+            )
+        else:
+            return queryset.none(), False  # no name holds such a part
+        keys = list(
+            found.order_by().values_list("pk", flat=True)[: self.SEARCH_KEYS_UP_TO + 1]
+        )
+        if len(keys) > self.SEARCH_KEYS_UP_TO:
+            return found, may_have_duplicates
+        return queryset.filter(pk__in=keys), False
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -90,6 +90,35 @@ class TestAdminAtScale:
         shown = {str(u) for u in response.context["cl"].result_list}
         assert shown == {f"\\uni\\user4242{n}" for n in ["", *range(10)]}
 
+    def test_search__reads_the_trigram_index_once(self, admin_client):
+        """The matching keys are found once; the count and the page use them."""
+        with CaptureQueriesContext(connection) as queries:
+            response = admin_client.get("/admin/accounts/user/", {"q": "user4242"})
+        assert response.context["cl"].result_count == 11
+        searches = [q["sql"] for q in queries if "LIKE" in q["sql"]]
+        assert len(searches) == 1, searches
+
+    @pytest.mark.parametrize(
+        ("term", "page", "count"),
+        [
+            ("USER424", 1, 111),
+            ("user424", 2, 111),
+            ("user42", 1, 1111),  # more than SEARCH_KEYS_UP_TO: Django's search
+            ("user42", 12, 1111),
+            ("nobody", 1, 0),
+        ],
+    )
+    def test_search__counts_and_pages_as_django(self, admin_client, term, page, count):
+        response = admin_client.get("/admin/accounts/user/", {"q": term, "p": page})
+        assert response.status_code == HTTPStatus.OK
+        cl = response.context["cl"]
+        expected = User.objects.filter(username__icontains=term).order_by("username")
+        assert cl.result_count == expected.count() == count
+        start = (page - 1) * 100
+        assert [str(u) for u in cl.result_list] == [
+            str(u) for u in expected[start : start + 100]
+        ]
+
     def test_deep_page__is_the_right_slice(self, admin_client):
         response = admin_client.get("/admin/accounts/user/", {"p": "500"})
         assert response.status_code == HTTPStatus.OK
