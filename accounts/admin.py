@@ -5,6 +5,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.paginator import Paginator
 from django.db import connection
+from django.db.models.expressions import RawSQL
 from django.forms import BooleanField, CharField, TextInput
 from django.utils import timezone
 from django.utils.formats import localize
@@ -197,7 +198,10 @@ class UserAdmin(DjangoUserAdmin):
         )
         if len(keys) > self.SEARCH_KEYS_UP_TO:
             return found, may_have_duplicates
-        return queryset.filter(pk__in=keys), False
+        # The keys as one array parameter, not a placeholder each to parse.
+        key_type = self.model._meta.pk.db_type(connection)
+        in_keys = RawSQL(f"SELECT unnest(%s::{key_type}[])", [keys])  # noqa: S611 - the keys are a parameter
+        return queryset.filter(pk__in=in_keys), False
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
