@@ -1,7 +1,7 @@
 """The admin at 1,000,000 users (#12): the pages staff use, timed with their SQL.
 
 Seeds users up to --users (0.1% blocked) unless an earlier scenario did, signs in
-as a superuser, and requests each page 20 times after a warm-up: the client's
+as a superuser, and requests each page 100 times after a warm-up: the client's
 median and p99, and the server-side time of the page's SQL (pg_stat_statements).
 """
 
@@ -15,12 +15,12 @@ from urllib.parse import urlencode
 
 import psycopg
 
-from bench.report import Row, Target
+from bench.report import Row, Target, percentile
 from tests.support import Gunicorn, manage
 
 ADMIN = "\\bench\\root"
 PASSWORD = "bench admin pass 1"  # noqa: S105 - a throwaway bench user's
-TIMES = 20
+TIMES = 100  # a p99 of 20 samples would be their largest
 MEDIAN_MS = Target("<", 50)
 P99_MS = Target("<", 100)
 
@@ -147,11 +147,11 @@ def _time(app, context, path, cookie) -> dict:
         status = _request(app, "GET", path, headers=headers).status
         seconds.append(time.monotonic() - started)
     sql = (_sql_ms(context) - before) / TIMES
-    seconds.sort()
     return {
         "status": status,
         "median_ms": statistics.median(seconds) * 1000,
-        "p99_ms": seconds[int(len(seconds) * 0.99)] * 1000,
+        "p99_ms": percentile(seconds, 99) * 1000,
+        "max_ms": max(seconds) * 1000,
         "sql_ms": sql,
     }
 

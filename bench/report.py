@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import operator
 
 _OPERATORS = {
@@ -47,3 +48,15 @@ def print_table(rows: list[Row]) -> None:
     print()
     for cell in cells:
         print("  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)).rstrip())
+
+
+def percentile(values: list[float], percent: float) -> float:
+    """The nearest-rank percentile: the smallest value with `percent`% at or below it.
+
+    Of 20 samples, the p99 is the largest, whatever one hiccup of the machine
+    made it; of 100, the second largest.
+    """
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[max(math.ceil(len(ordered) * percent / 100), 1) - 1]
