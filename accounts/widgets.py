@@ -1,21 +1,25 @@
-"""The admin's two-box selectors (groups, permissions), no template per option."""
+"""Select boxes built without a template per option: the same HTML as Django's."""
 
 from django.contrib.admin.widgets import FilteredSelectMultiple
-from django.forms.widgets import SelectMultiple
+from django.forms import widgets
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString
 
 
-class FilteredSelect(FilteredSelectMultiple):
-    """Django's FilteredSelectMultiple, its HTML built here, the same byte for byte.
+class TemplatelessSelect:
+    """Render a select box as Django's select.html and select_option.html do.
 
-    Django renders each option through two templates: for the 40 permissions of
-    a user's change page, a sixth of the page (#12). The tests compare this with
-    Django's rendering. Options of another template are left to Django.
+    Django renders each option through two templates, and the box through two
+    more: the 40 permissions of a user's change page took a sixth of the page,
+    the actions box of the users list a tenth (#12). The tests compare this with
+    Django's rendering. A widget with other templates is left to Django.
     """
 
     def render(self, name, value, attrs=None, renderer=None):
-        if self.option_template_name != SelectMultiple.option_template_name:
+        if (self.template_name, self.option_template_name) != (
+            widgets.Select.template_name,
+            widgets.Select.option_template_name,
+        ):
             return super().render(name, value, attrs, renderer)
         widget = self.get_context(name, value, attrs)["widget"]
         html = [f'<select name="{conditional_escape(name)}"{_attrs(widget["attrs"])}>']
@@ -32,6 +36,14 @@ class FilteredSelect(FilteredSelectMultiple):
                 html.append("\n  </optgroup>")
         html.append("\n</select>")
         return SafeString("".join(html))
+
+
+class Select(TemplatelessSelect, widgets.Select):
+    """Django's Select: the admin's actions box."""
+
+
+class FilteredSelect(TemplatelessSelect, FilteredSelectMultiple):
+    """Django's FilteredSelectMultiple: the groups and permissions boxes."""
 
 
 def _attrs(attrs: dict) -> str:
