@@ -26,6 +26,7 @@ register = template.Library()
 
 COLUMNS = ["username", "is_blocked", "is_staff", "created_at", "updated_at"]
 SHAPES = (COLUMNS, ["action_checkbox", *COLUMNS])
+ROWS_APART = "</tr>\n\n\n<tr>"
 MARKER = "~pk~"  # a key that neither the admin's quote() nor the URL changes
 
 
@@ -40,7 +41,12 @@ def user_result_list(cl) -> dict:
         "result_hidden_fields": [],
         "result_headers": headers,
         "num_sorted_fields": sum(1 for h in headers if h["sortable"] and h["sorted"]),
-        "results": rows,
+        # change_list_results.html writes each row as "\n\n<tr>{cells}</tr>\n",
+        # a loop of 100 rows that cost a seventh of a page. The rows reach it as
+        # one, joined the way the loop would write them: its loop runs once.
+        "results": [ResultList(None, [SafeString(ROWS_APART.join(rows))])]
+        if rows
+        else [],
     }
 
 
@@ -56,8 +62,8 @@ def user_result_list_tag(parser, token):
     )
 
 
-def user_rows(cl) -> list[ResultList] | None:
-    """Each row as Django's `items_for_result` gives it, its cells joined; or None."""
+def user_rows(cl) -> list[str] | None:
+    """Each row's cells, as Django's `items_for_result` gives them, joined; or None."""
     if (
         list(cl.list_display) not in SHAPES
         or cl.list_display_links != ["username"]
@@ -121,7 +127,5 @@ def user_rows(cl) -> list[ResultList] | None:
             f'<td class="field-updated_at nowrap">'
             f"{time_cell('updated_at', user.updated_at)}</td>",
         ]
-        # One item per row: the template's loop over a row's cells writes them
-        # one after another, so the page is the same, rendered once per row.
-        rows.append(ResultList(None, [SafeString("".join(row))]))
+        rows.append("".join(row))
     return rows
