@@ -12,6 +12,7 @@ from django.contrib.admin.utils import display_for_field
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
+from django.utils import translation
 
 import accounts.widgets
 from accounts.models import Session, User
@@ -463,3 +464,36 @@ class TestTemplatelessSelect:
         page = response.content.decode()
         assert page.count('class="selectfilter"') == 2
         assert "<option value=" in page
+
+
+class TestEnglishOnly:
+    """Django's translation machinery is off: the admin's pages are unchanged (#12)."""
+
+    def pages(self, client, user):
+        paths = [CHANGELIST, f"{CHANGELIST}{user.pk}/change/", f"{CHANGELIST}add/"]
+        return [
+            re.sub(
+                r'name="csrfmiddlewaretoken" value="[^"]+"',
+                "",
+                client.get(path).content.decode(),
+            )
+            for path in [*paths, "/admin/jsi18n/"]
+        ]
+
+    def test_pages__are_the_same_with_translation_on(
+        self, admin_client, students, settings
+    ):
+        assert settings.USE_I18N is False
+        off = self.pages(admin_client, students[0])
+        settings.USE_I18N = True
+        # Django picks its translation functions once; its docstring says to
+        # forget them when a test changes USE_I18N.
+        translation._trans.__dict__.clear()
+        try:
+            on = self.pages(admin_client, students[0])
+        finally:
+            settings.USE_I18N = False
+            translation._trans.__dict__.clear()
+        assert translation.gettext("Run") == "Run"
+        assert on == off
+        assert "Select this object for an action - \\uni\\adoe" in off[0]
