@@ -55,7 +55,6 @@ def run(context, args) -> dict:
             {
                 **context.env,
                 "DATABASE_URL": bouncer.url(f"{database}_pgbouncer"),
-                "DB_PGBOUNCER": "true",
             }
         )
     try:

@@ -174,12 +174,13 @@ DATABASES = {
 }
 # Behind PgBouncer in transaction mode (docker-compose.yml's `web`), each
 # transaction may run on another server connection, so nothing may outlive one.
-# Server-side cursors (QuerySet.iterator()) would: they are turned off. Prepared
-# statements are off already (Django's psycopg default, prepare_threshold None),
-# and the session's time zone, which Django sets, is a parameter PgBouncer keeps
-# per client. See the README for the rest (no `options` in the URL).
-DB_PGBOUNCER = boolean("DB_PGBOUNCER", default=False)
-DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DB_PGBOUNCER
+# Server-side cursors (QuerySet.iterator()) would: they are off, direct or not, so
+# that the app runs one way everywhere; a form's choices (the admin's groups and
+# permissions) are read in one round trip, not DECLARE, FETCH and CLOSE (#12).
+# Prepared statements are off already (Django's psycopg default, prepare_threshold
+# None), and the session's time zone, which Django sets, is a parameter PgBouncer
+# keeps per client. See the README for the rest (no `options` in the URL).
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Accounts ------------------------------------------------------------------

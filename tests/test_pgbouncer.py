@@ -58,7 +58,6 @@ def instances(server, bouncer, collected_static):
     env = {
         **app.env,
         "DATABASE_URL": bouncer.url(DATABASE),
-        "DB_PGBOUNCER": "true",
     }
     with ThreadPoolExecutor(INSTANCES) as pool:
         apps = list(pool.map(lambda _: Gunicorn(env), range(INSTANCES)))

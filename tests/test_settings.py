@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.db.backends.postgresql.base import DatabaseWrapper
 
+from accounts.models import User
 from config import env as readers
 from config import settings as project_settings
 from config.pool import check_connection
@@ -381,10 +382,20 @@ def test_manage__closes_the_pool_at_exit(database_url):
     assert "couldn't stop thread" not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(("value", "disabled"), [("true", True), ("false", False)])
-def test_pgbouncer__turns_server_side_cursors_off(monkeypatch, value, disabled):
-    loaded = load_settings(monkeypatch, DB_PGBOUNCER=value)
-    default = loaded["DATABASES"]["default"]
-    assert default["DISABLE_SERVER_SIDE_CURSORS"] is disabled
-    # Prepared statements stay off either way (Django's psycopg default).
-    assert "prepare_threshold" not in default["OPTIONS"]
+def test_prepared_statements__stay_off(monkeypatch):
+    # Django's psycopg default: PgBouncer's transaction mode could not keep them.
+    loaded = load_settings(monkeypatch)
+    assert "prepare_threshold" not in loaded["DATABASES"]["default"]["OPTIONS"]
+
+
+@pytest.mark.django_db
+def test_iterator__keeps_no_server_side_cursor_open():
+    """Behind PgBouncer, a cursor open past its transaction could be on a server
+    connection the next transaction does not get: none is, direct or not."""
+    for n in range(3):
+        User.objects.create_user(f"\\uni\\reader{n}", password=None)
+    rows = User.objects.iterator(chunk_size=1)
+    assert next(rows).username.startswith("\\uni\\reader")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_cursors")
+        assert cursor.fetchone() == (0,)
