@@ -5,6 +5,8 @@ from django.forms import widgets
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString
 
+from config.renderers import attrs_html
+
 
 class TemplatelessSelect:
     """Render a select box as Django's select.html and select_option.html do.
@@ -22,13 +24,15 @@ class TemplatelessSelect:
         ):
             return super().render(name, value, attrs, renderer)
         widget = self.get_context(name, value, attrs)["widget"]
-        html = [f'<select name="{conditional_escape(name)}"{_attrs(widget["attrs"])}>']
+        html = [
+            f'<select name="{conditional_escape(name)}"{attrs_html(widget["attrs"])}>'
+        ]
         for group_name, options, _ in widget["optgroups"]:
             if group_name:
                 html.append(f'\n  <optgroup label="{conditional_escape(group_name)}">')
             html += (
                 f'\n  <option value="{conditional_escape(option["value"])}"'
-                f"{_attrs(option['attrs'])}>{conditional_escape(option['label'])}"
+                f"{attrs_html(option['attrs'])}>{conditional_escape(option['label'])}"
                 "</option>\n"  # select_option.html's file ends with a line break
                 for option in options
             )
@@ -44,13 +48,3 @@ class Select(TemplatelessSelect, widgets.Select):
 
 class FilteredSelect(TemplatelessSelect, FilteredSelectMultiple):
     """Django's FilteredSelectMultiple: the groups and permissions boxes."""
-
-
-def _attrs(attrs: dict) -> str:
-    """django/forms/widgets/attrs.html: True as a bare name, False left out."""
-    return "".join(
-        f" {conditional_escape(name)}"
-        + ("" if value is True else f'="{conditional_escape(value)}"')
-        for name, value in attrs.items()
-        if value is not False
-    )
