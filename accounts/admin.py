@@ -190,8 +190,8 @@ class UserAdmin(DjangoUserAdmin):
 
         The list counts its results, then reads its page: two searches of the
         trigram index, each reading the posting lists of trigrams all names
-        share (#12). The matching keys are found once instead, and the count
-        and the page read those rows by key. A term matching more than
+        share (#12). The matching keys are found once instead: the page reads
+        those rows by key, and the count is theirs. A term matching more than
         SEARCH_KEYS_UP_TO users is searched as Django does.
 
         Every username has exactly two backslashes, the first at its start (the
@@ -218,10 +218,18 @@ class UserAdmin(DjangoUserAdmin):
         )
         if len(keys) > self.SEARCH_KEYS_UP_TO:
             return found, may_have_duplicates
+        # The list's count is the number of keys: no COUNT(*) (get_paginator).
+        request.user_search_count = len(set(keys))
         # The keys as one array parameter, not a placeholder each to parse.
         key_type = self.model._meta.pk.db_type(connection)
         in_keys = RawSQL(f"SELECT unnest(%s::{key_type}[])", [keys])  # noqa: S611 - the keys are a parameter
         return queryset.filter(pk__in=in_keys), False
+
+    def get_paginator(self, request, queryset, per_page, *args, **kwargs):
+        paginator = super().get_paginator(request, queryset, per_page, *args, **kwargs)
+        if (count := getattr(request, "user_search_count", None)) is not None:
+            paginator.count = count  # a cached_property: set, it is not computed
+        return paginator
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
