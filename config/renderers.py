@@ -86,7 +86,7 @@ class FormRenderer(DjangoTemplates):
                 return input_html(context)
             if template_name == LABEL:
                 return label_html(context)
-            if template_name in ERROR_LISTS and not context["errors"]:
+            if template_name in ERROR_LISTS and not context.get("errors"):
                 return ""
         return super().render(template_name, context, request)
 
