@@ -1,13 +1,12 @@
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models.expressions import RawSQL
-from django.forms import BooleanField, CharField, ChoiceField, TextInput
+from django.forms import BooleanField, CharField, TextInput
 from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.functional import cached_property
@@ -16,7 +15,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.models import Session, User
-from accounts.widgets import FilteredSelect, Select
 
 
 class UsernameField(CharField):
@@ -64,10 +62,6 @@ class UserEditForm(UserChangeForm):
         field_classes = {"username": UsernameField}
 
 
-class UserActionForm(ActionForm):
-    action = ChoiceField(label=_("Action:"), widget=Select)
-
-
 class UserPaginator(Paginator):
     """The users list's pages, as Django's, with two costs of a million users cut (#12).
 
@@ -110,7 +104,6 @@ class UserPaginator(Paginator):
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
-    action_form = UserActionForm
     paginator = UserPaginator
     # The "N total" beside a search is a second COUNT(*) of the whole table.
     show_full_result_count = False
@@ -171,16 +164,6 @@ class UserAdmin(DjangoUserAdmin):
                 ),
             ),
         )
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name in (*self.filter_horizontal, *self.filter_vertical):
-            kwargs.setdefault(
-                "widget",
-                FilteredSelect(
-                    db_field.verbose_name, db_field.name in self.filter_vertical
-                ),
-            )
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     # A search that matches at most this many users is counted and paged by key.
     SEARCH_KEYS_UP_TO = 1000

@@ -8,31 +8,46 @@ from django.utils.html import conditional_escape
 
 DJANGOS = Path(django.forms.__file__).parent / "templates"
 LABEL = "django/forms/label.html"
-# Django's input.html, and its widget templates that only include it.
-INPUTS = tuple(
-    f"django/forms/widgets/{name}.html"
-    for name in [
-        "input",
-        "checkbox",
-        "color",
-        "date",
-        "datetime",
-        "email",
-        "file",
-        "hidden",
-        "number",
-        "password",
-        "search",
-        "tel",
-        "text",
-        "time",
-        "url",
-    ]
+SELECT = "django/forms/widgets/select.html"
+SELECT_OPTION = "django/forms/widgets/select_option.html"
+ATTRS = "django/forms/attrs.html"
+WIDGET_ATTRS = "django/forms/widgets/attrs.html"
+INPUT = "django/forms/widgets/input.html"
+# Django's widget templates that only include input.html.
+INPUTS = (
+    INPUT,
+    *(
+        f"django/forms/widgets/{name}.html"
+        for name in [
+            "checkbox",
+            "color",
+            "date",
+            "datetime",
+            "email",
+            "file",
+            "hidden",
+            "number",
+            "password",
+            "search",
+            "tel",
+            "text",
+            "time",
+            "url",
+        ]
+    ),
 )
 ERROR_LISTS = (
     "django/forms/errors/list/default.html",
     "django/forms/errors/list/ul.html",
 )
+# The templates built here, each with the templates it includes.
+BUILT = {
+    **{name: (INPUT, WIDGET_ATTRS) for name in INPUTS},
+    LABEL: (ATTRS,),
+    SELECT: (SELECT_OPTION, WIDGET_ATTRS),
+    ERROR_LISTS[0]: (ERROR_LISTS[1],),
+    ERROR_LISTS[1]: (),
+}
 
 
 def attrs_html(attrs: dict) -> str:
@@ -57,6 +72,28 @@ def input_html(context: dict) -> str:
     )
 
 
+def select_html(context: dict) -> str:
+    """django/forms/widgets/select.html, each option as select_option.html."""
+    widget = context["widget"]
+    html = [
+        f'<select name="{conditional_escape(widget["name"])}"'
+        f"{attrs_html(widget['attrs'])}>"
+    ]
+    for group_name, options, _ in widget["optgroups"]:
+        if group_name:
+            html.append(f'\n  <optgroup label="{conditional_escape(group_name)}">')
+        html += (
+            f'\n  <option value="{conditional_escape(option["value"])}"'
+            f"{attrs_html(option['attrs'])}>{conditional_escape(option['label'])}"
+            "</option>\n"  # select_option.html's file ends with a line break
+            for option in options
+        )
+        if group_name:
+            html.append("\n  </optgroup>")
+    html.append("\n</select>")
+    return "".join(html)
+
+
 def label_html(context: dict) -> str:
     """django/forms/label.html."""
     label = conditional_escape(context["label"])
@@ -69,11 +106,12 @@ def label_html(context: dict) -> str:
 class FormRenderer(DjangoTemplates):
     """Django's DjangoTemplates renderer, with a few of its templates built here.
 
-    A label, an <input> and an empty error list each cost a template render (a
-    Context, an include, a loop over the attributes): about 35 of them took a
-    sixth of a user's change page in the admin (#12). These give the same text
-    as Django's templates (the tests compare them). A template that a project or
-    app overrides is rendered as usual.
+    A label, an <input>, a select box and an empty error list each cost one
+    template render or more (a Context, includes, a loop over the attributes, a
+    template per option): about 35 of them took a sixth of a user's change page
+    in the admin, its 40 permissions another sixth (#12). These give the same
+    text as Django's templates (the tests compare them). A template that a
+    project or app overrides, or one of its includes, is rendered as usual.
     """
 
     def __init__(self):
@@ -81,21 +119,26 @@ class FormRenderer(DjangoTemplates):
         self._djangos = {}
 
     def render(self, template_name, context, request=None):
-        if self._is_djangos(template_name):
+        if template_name in BUILT and self._is_djangos(template_name):
             if template_name in INPUTS:
                 return input_html(context)
             if template_name == LABEL:
                 return label_html(context)
+            if template_name == SELECT and all(
+                option["template_name"] == SELECT_OPTION
+                for _, options, _ in context["widget"]["optgroups"]
+                for option in options
+            ):
+                return select_html(context)
             if template_name in ERROR_LISTS and not context.get("errors"):
                 return ""
         return super().render(template_name, context, request)
 
     def _is_djangos(self, template_name: str) -> bool:
-        """Whether the name finds Django's own file (a few names are built here)."""
+        """Whether the name, and each name it includes, finds Django's own file."""
         if template_name not in self._djangos:
-            built = (*INPUTS, LABEL, *ERROR_LISTS)
-            self._djangos[template_name] = template_name in built and (
-                Path(self.get_template(template_name).origin.name)
-                == DJANGOS / template_name
+            self._djangos[template_name] = all(
+                Path(self.get_template(name).origin.name) == DJANGOS / name
+                for name in (template_name, *BUILT[template_name])
             )
         return self._djangos[template_name]

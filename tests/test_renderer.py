@@ -4,12 +4,13 @@ import re
 
 import pytest
 from django import forms
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.forms.renderers import DjangoTemplates
 from django.forms.utils import ErrorList
 from django.utils.safestring import SafeString
 
 from accounts.models import User
-from config.renderers import ERROR_LISTS, INPUTS, LABEL, FormRenderer
+from config.renderers import ERROR_LISTS, INPUTS, LABEL, SELECT, FormRenderer
 
 WIDGETS = [
     forms.TextInput,
@@ -61,6 +62,49 @@ def test_each_input_template__is_djangos_input(template_name):
     )
 
 
+CHOICES = [
+    ("", "---------"),
+    (1, '<b>&"staff"'),
+    (2, "counsellors"),
+    ("Optgroup <x>", [("a", "A & B"), ("b", SafeString("<i>B</i>"))]),
+]
+
+
+class RadioOptions(forms.Select):
+    """Options of another template: rendered by Django's templates."""
+
+    option_template_name = "django/forms/widgets/radio_option.html"
+
+
+SELECTS = [
+    forms.Select(ATTRS, choices=CHOICES),
+    RadioOptions(choices=CHOICES),
+    forms.SelectMultiple(ATTRS, choices=CHOICES),
+    FilteredSelectMultiple("groups", False, ATTRS, choices=CHOICES),
+    FilteredSelectMultiple("groups", True, choices=CHOICES),
+]
+
+
+@pytest.mark.parametrize(
+    ("widget", "value"),
+    [
+        *(
+            (widget, value)
+            for widget in SELECTS
+            for value in [None, "", "b", [1, "b"], ["unknown"], True]
+        ),
+        *((forms.NullBooleanSelect(), value) for value in [None, "", True, "false"]),
+    ],
+)
+def test_selects__render_as_djangos(widget, value):
+    context = widget.get_context("name<", value, {"id": "id_x", "disabled": True})
+    ours, theirs = both(widget.template_name, context)
+    assert widget.template_name == SELECT
+    assert ours == theirs
+    assert ours.count("<option") == theirs.count("<option")
+    assert ours.count("<option") + ours.count("<input") > 1
+
+
 @pytest.mark.parametrize("use_tag", [True, False])
 @pytest.mark.parametrize("tag", ["label", "legend"])
 @pytest.mark.parametrize("label", ["Name:", "<b>&", SafeString("<i>Safe</i>:"), " x "])
@@ -88,6 +132,10 @@ def test_error_lists__render_as_djangos(template_name, errors):
 def test_an_overridden_template__is_rendered_as_usual(tmp_path):
     (tmp_path / "django/forms/widgets").mkdir(parents=True)
     (tmp_path / "django/forms/widgets/text.html").write_text("<b>{{ widget.name }}</b>")
+    # An include overridden: select.html's options.
+    (tmp_path / "django/forms/widgets/select_option.html").write_text(
+        "<p>{{ widget.label }}</p>"
+    )
 
     class Overridden(FormRenderer):
         @property
@@ -110,6 +158,8 @@ def test_an_overridden_template__is_rendered_as_usual(tmp_path):
         .render("django/forms/widgets/hidden.html", context)
         .startswith('<input type="text"')
     )
+    select = forms.Select(choices=CHOICES).get_context("name", "b", None)
+    assert "<p>counsellors</p>" in Overridden().render(SELECT, select)
 
 
 @pytest.mark.django_db

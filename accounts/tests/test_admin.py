@@ -5,20 +5,16 @@ from datetime import datetime
 from http import HTTPStatus
 
 import pytest
-from django import forms
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.templatetags.admin_list import results
 from django.contrib.admin.utils import display_for_field
-from django.contrib.admin.widgets import FilteredSelectMultiple
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import translation
 
-import accounts.widgets
 from accounts.models import Session, User
 from accounts.templatetags import user_list
 from accounts.templatetags.user_list import user_rows
-from accounts.widgets import FilteredSelect, Select
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/accounts/user/"
@@ -368,7 +364,7 @@ class TestUserRows:
 
     @pytest.mark.parametrize("query", [{}, {"q": "uni"}, {"q": "nobody"}])
     def test_page__is_djangos_byte_for_byte(
-        self, admin_client, many, monkeypatch, query
+        self, admin_client, many, monkeypatch, settings, query
     ):
         def page():
             html = admin_client.get(CHANGELIST, query).content.decode()
@@ -376,7 +372,7 @@ class TestUserRows:
 
         ours = page()
         monkeypatch.setattr(user_list, "user_rows", lambda cl: None)
-        monkeypatch.setattr(accounts.widgets.Select, "render", forms.Select.render)
+        settings.FORM_RENDERER = "django.forms.renderers.DjangoTemplates"
         assert page() == ours
 
     def test_are_djangos__without_actions_for_view_only_staff(self, staff_client, many):
@@ -406,64 +402,6 @@ class TestUserRows:
         assert user_rows(cl) is None
         for row in results(cl):
             assert "<tr>" + "".join(row) + "</tr>" in response.content.decode()
-
-
-class TestTemplatelessSelect:
-    """The select boxes built without templates are Django's."""
-
-    @pytest.fixture
-    def choices(self, db):
-        Group.objects.create(name='<b>&"staff"')
-        Group.objects.create(name="counsellors")
-        return [
-            ("", "---------"),
-            *((g.pk, str(g)) for g in Group.objects.all()),
-            ("Optgroup <x>", [("a", "A & B"), ("b", "B")]),
-        ]
-
-    @pytest.mark.parametrize("stacked", [False, True])
-    def test_filtered__renders_as_django_does(self, choices, stacked):
-        ours = FilteredSelect("groups", stacked, choices=choices)
-        theirs = FilteredSelectMultiple("groups", stacked, choices=choices)
-        for value in ([], [choices[1][0], "b"]):
-            args = ("groups", value, {"id": "id_groups", "disabled": True})
-            assert ours.render(*args) == theirs.render(*args)
-        html = ours.render(*args)
-        assert "selected>&lt;b&gt;&amp;&quot;staff&quot;</option>" in html
-
-    @pytest.mark.parametrize("value", [None, "", "b"])
-    def test_single__renders_as_django_does(self, choices, value):
-        attrs = {"required": True, "class": "x"}
-        ours = Select(attrs, choices=choices)
-        theirs = forms.Select(attrs, choices=choices)
-        args = ("action", value, {"id": "id_action"})
-        assert ours.render(*args) == theirs.render(*args)
-        assert ours.render(*args).count("<option") == len(choices) + 1
-
-    def test_other_templates__are_djangos(self, choices):
-        class Radio(Select):
-            input_type = "radio"
-            template_name = forms.RadioSelect.template_name
-            option_template_name = forms.RadioSelect.option_template_name
-
-        html = Radio(choices=choices).render("action", "b")
-        assert 'type="radio"' in html
-        assert "<select" not in html
-
-    def test_is_the_actions_box(self, admin_client, students):
-        response = admin_client.get(CHANGELIST)
-        form = response.context["action_form"]
-        assert isinstance(form.fields["action"].widget, Select)
-        assert '<option value="block">' in response.content.decode()
-
-    def test_is_the_change_pages_widget(self, admin_client, students):
-        response = admin_client.get(f"/admin/accounts/user/{students[0].pk}/change/")
-        form = response.context["adminform"].form
-        for name in ("groups", "user_permissions"):
-            assert isinstance(form.fields[name].widget.widget, FilteredSelect)
-        page = response.content.decode()
-        assert page.count('class="selectfilter"') == 2
-        assert "<option value=" in page
 
 
 class TestEnglishOnly:
