@@ -101,9 +101,9 @@ def user_rows(cl) -> list[str] | None:
             times[value] = cell(name, value)
         return times[value]
 
-    # Django's ModelAdmin.action_checkbox renders a CheckboxInput through the
-    # form renderer's templates, a fifth of a page at 100 rows: the same
-    # <input>, with its label translated once a page.
+    # Django's ModelAdmin.action_checkbox builds a CheckboxInput, its context
+    # and its label for each row: the same <input>, its label looked up once a
+    # page.
     checkbox = cl.list_display[0] == "action_checkbox"
     label = gettext("Select this object for an action - {}")
     rows = []
