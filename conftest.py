@@ -15,8 +15,8 @@ import environ
 import pytest
 from django.conf import settings as django_settings
 
+from bench.support import SECRET_KEY
 from embedded_postgres import EmbeddedPostgres
-from tests.support import SECRET_KEY
 
 environ.Env.read_env(Path(__file__).parent / ".env")
 os.environ.setdefault("DJANGO_SECRET_KEY", SECRET_KEY)
@@ -52,17 +52,6 @@ def _test_settings(settings):
             "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         },
     }
-
-
-@pytest.fixture(autouse=True)
-def _forget_guessers():
-    """Each test starts with no address known as guessing (accounts.throttling)."""
-    yield
-    from accounts.throttling import guessers, in_flight, refused
-
-    guessers.clear()
-    in_flight.clear()
-    refused.clear()
 
 
 @pytest.fixture

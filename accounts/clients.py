@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from django.conf import settings
 from django.http import HttpRequest
 
-from accounts.models import USER_AGENT_LENGTH
+# Enough for any real browser's User-Agent; longer ones are cut, not refused.
+USER_AGENT_LENGTH = 256
 
 
 def client_ip(request: HttpRequest) -> str | None:

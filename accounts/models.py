@@ -1,5 +1,7 @@
 import uuid
+from importlib import import_module
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.postgres.functions import RandomUUID
@@ -11,6 +13,7 @@ from django.db import models
 from django.db.models.functions import Now, Upper
 from django.utils.translation import gettext_lazy as _
 
+from accounts.clients import USER_AGENT_LENGTH
 from accounts.managers import UserManager
 from accounts.validators import (
     USERNAME_LOOKALIKE_MESSAGE,
@@ -22,9 +25,6 @@ from accounts.validators import (
     NFKCUsernameValidator,
     VisibleUsernameValidator,
 )
-
-# Enough for any real browser's User-Agent; longer ones are cut, not refused.
-USER_AGENT_LENGTH = 256
 
 
 class IsNFKCNormalized(models.Func):
@@ -228,6 +228,6 @@ class Session(AbstractBaseSession):
 
     @classmethod
     def get_session_store_class(cls):
-        from accounts.sessions import SessionStore
-
-        return SessionStore
+        # The engine Django's middleware loads, by name: the store imports this
+        # module, not the other way round.
+        return import_module(settings.SESSION_ENGINE).SessionStore

@@ -6,9 +6,8 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from ninja import NinjaAPI
 
-from accounts.api import router as auth_router
-from accounts.hashers import HashingBusy
-from accounts.throttling import BUSY
+from config.middleware import ServiceBusy
+from signin.api import router as auth_router
 
 api = NinjaAPI(
     title="Counseling platform API",
@@ -21,14 +20,14 @@ api = NinjaAPI(
 api.add_router("/auth", auth_router)
 
 
-@api.exception_handler(HashingBusy)
-def hashing_busy(request, exc):
+@api.exception_handler(ServiceBusy)
+def busy(request, exc):
     response = api.create_response(
         request,
-        {"error": BUSY},
+        {"error": exc.message},
         status=HTTPStatus.SERVICE_UNAVAILABLE,
     )
-    response["Retry-After"] = "1"
+    response["Retry-After"] = str(exc.retry_after)
     return response
 
 

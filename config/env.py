@@ -7,9 +7,12 @@ never echoing its value.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
+from urllib.parse import urlsplit
 
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -45,4 +48,65 @@ def number(name: str, default: float, *, minimum: float) -> float:
         value = math.nan
     if not (math.isfinite(value) and value >= minimum):
         raise ImproperlyConfigured(f"{name} must be a number of at least {minimum}")
+    return value
+
+
+POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
+
+
+def network(name: str, value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """Read one IP address or network of the comma list in variable `name`."""
+    try:
+        return ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be a comma list of IP addresses or networks"
+        ) from None
+
+
+def database_url(name: str) -> dict:
+    """Parse the PostgreSQL URL in variable `name` without ever echoing it."""
+    url = os.environ.get(name, "")
+    if not url:
+        raise ImproperlyConfigured(
+            f"{name} is not set: give a postgresql:// URL (see .env.example), or "
+            "use `make run`, `make test` or `make manage ARGS=...`, which start "
+            "an embedded PostgreSQL 16"
+        )
+    scheme = urlsplit(url).scheme
+    if scheme not in POSTGRES_SCHEMES:
+        raise ImproperlyConfigured(
+            f"{name} must start with postgresql:// (got the scheme {scheme[:20]!r})"
+        )
+    try:
+        config = environ.Env.db_url_config(url)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} is malformed: expected "
+            "postgresql://user:password@host:port/database (percent-encode "
+            "special characters in the password)"
+        ) from None
+    if not config["NAME"]:
+        raise ImproperlyConfigured(f"{name} names no database")
+    return config
+
+
+def secret_key(name: str, *, debug: bool) -> str:
+    """Read Django's secret key: required, and no placeholder, unless debugging."""
+    value = os.environ.get(name, "")
+    if not value:
+        if not debug:
+            raise ImproperlyConfigured(
+                f"{name} is not set (it is required when DJANGO_DEBUG is false)"
+            )
+        return "insecure-key-for-local-debugging-only"
+    if not debug and (
+        len(value) < 50 or "change-me" in value or value.startswith("django-insecure")
+    ):
+        # Signed sessions and tokens are only as safe as this key.
+        raise ImproperlyConfigured(
+            f"{name} is a placeholder or shorter than 50 characters: give a "
+            "random one, such as python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))'"
+        )
     return value

@@ -98,3 +98,42 @@ class OneLineFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return super().format(record).replace("\n", "\\n")
+
+
+def logging_config(level: str, *, sql_echo: bool) -> dict:
+    """Return Django's LOGGING: one line per event on stdout, through the filter."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {
+            "line": {
+                "()": "config.log.OneLineFormatter",
+                "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+            },
+        },
+        "filters": {"redact_secrets": {"()": "config.log.RedactSecretsFilter"}},
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                "formatter": "line",
+                "filters": ["redact_secrets"],
+            },
+        },
+        "root": {"handlers": ["stdout"], "level": level},
+        "loggers": {
+            # The pool logs every checkout at INFO.
+            "psycopg": {"level": "WARNING"},
+            # Its banner at every start; lockouts still log (axes.handlers).
+            "axes.apps": {"level": "WARNING"},
+            # Django's own handlers (console when debug is on, runserver's) would
+            # bypass the filter: these loggers write through the redacting one.
+            "django": {"handlers": ["stdout"], "level": level, "propagate": False},
+            "django.server": {
+                "handlers": ["stdout"],
+                "level": level,
+                "propagate": False,
+            },
+            "django.db.backends": {"level": "DEBUG" if sql_echo else level},
+        },
+    }

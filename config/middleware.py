@@ -9,17 +9,25 @@ from http import HTTPStatus
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
-from accounts.hashers import HashingBusy
-
 logger = logging.getLogger(__name__)
 
 
+class ServiceBusy(Exception):
+    """A resource of this process (such as password hashing) is full: retry soon.
+
+    Apps raise a subclass; the API and UnavailableMiddleware answer it with 503.
+    """
+
+    message = "service busy: try again shortly"
+    retry_after = 1
+
+
 class UnavailableMiddleware:
-    """Answer 503, not 500, when the database is away or password hashing is full.
+    """Answer 503, not 500, when the database is away or a resource is full.
 
     The pool raises OperationalError after its deadline when PostgreSQL is stopped,
-    frozen or restarting; accounts.hashers raises HashingBusy when every hashing
-    slot stayed taken. The client learns to retry, the log gets the detail.
+    frozen or restarting; a full resource raises ServiceBusy. The client learns to
+    retry, the log gets the detail.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -31,15 +39,17 @@ class UnavailableMiddleware:
     def process_exception(
         self, request: HttpRequest, exception: Exception
     ) -> HttpResponse | None:
-        if isinstance(exception, HashingBusy):
-            logger.warning("password hashing saturated for %s", request.path)
+        if isinstance(exception, ServiceBusy):
+            logger.warning("%s for %s", exception.message, request.path)
+            retry_after = exception.retry_after
         elif isinstance(exception, OperationalError | InterfaceError):
             logger.warning("database unavailable for %s: %s", request.path, exception)
+            retry_after = 5
         else:
             return None
         return HttpResponse(
             "Service temporarily unavailable: please try again shortly.\n",
             status=HTTPStatus.SERVICE_UNAVAILABLE,
             content_type="text/plain",
-            headers={"Retry-After": "5"},
+            headers={"Retry-After": str(retry_after)},
         )

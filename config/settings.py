@@ -8,15 +8,14 @@ A wrong value stops start-up with `ImproperlyConfigured` naming the variable, wh
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import boolean, integer, number
+from config.env import boolean, database_url, integer, network, number, secret_key
+from config.log import logging_config
 from config.pool import check_connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -24,66 +23,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
-POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
-
-
-def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    try:
-        return ipaddress.ip_network(value.strip(), strict=False)
-    except ValueError:
-        raise ImproperlyConfigured(
-            "DJANGO_TRUSTED_PROXIES must be a comma list of IP addresses or networks"
-        ) from None
-
-
-def _database(name: str) -> dict:
-    """Parse the PostgreSQL URL in variable `name` without ever echoing it."""
-    url = env.str(name, default="")
-    if not url:
-        raise ImproperlyConfigured(
-            f"{name} is not set: give a postgresql:// URL (see .env.example), or "
-            "use `make run`, `make test` or `make manage ARGS=...`, which start "
-            "an embedded PostgreSQL 16"
-        )
-    scheme = urlsplit(url).scheme
-    if scheme not in POSTGRES_SCHEMES:
-        raise ImproperlyConfigured(
-            f"{name} must start with postgresql:// (got the scheme {scheme[:20]!r})"
-        )
-    try:
-        config = env.db_url_config(url)
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"{name} is malformed: expected "
-            "postgresql://user:password@host:port/database (percent-encode "
-            "special characters in the password)"
-        ) from None
-    if not config["NAME"]:
-        raise ImproperlyConfigured(f"{name} names no database")
-    return config
-
-
 # --- Core ------------------------------------------------------------------------
 
 DEBUG = boolean("DJANGO_DEBUG", default=False)
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY is not set (it is required when DJANGO_DEBUG is false)"
-        )
-    SECRET_KEY = "insecure-key-for-local-debugging-only"  # noqa: S105
-elif not DEBUG and (
-    len(SECRET_KEY) < 50
-    or "change-me" in SECRET_KEY
-    or SECRET_KEY.startswith("django-insecure")
-):
-    # Signed sessions and tokens are only as safe as this key (#9).
-    raise ImproperlyConfigured(
-        "DJANGO_SECRET_KEY is a placeholder or shorter than 50 characters: give a "
-        "random one, such as python3 -c 'import secrets; "
-        "print(secrets.token_urlsafe(50))'"
-    )
+SECRET_KEY = secret_key("DJANGO_SECRET_KEY", debug=DEBUG)
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"]
 )
@@ -99,8 +42,9 @@ INSTALLED_APPS = [
     # PostgreSQL's indexes and operations (the trigram index of accounts).
     "django.contrib.postgres",
     "health",
+    "signin",
     "config.apps.ProjectConfig",
-    # Sign-in throttling: failed attempts and lockouts in PostgreSQL.
+    # Sign-in lockouts: failed attempts in PostgreSQL.
     "axes",
 ]
 
@@ -120,9 +64,6 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
-
-# Django's, with its simplest form templates (labels, inputs) built in Python (#12).
-FORM_RENDERER = "config.renderers.FormRenderer"
 
 TEMPLATES = [
     {
@@ -155,7 +96,7 @@ if DB_POOL_MIN_SIZE > DB_POOL_MAX_SIZE:
 DB_POOL_TIMEOUT = number("DB_POOL_TIMEOUT", 3.0, minimum=0.1)
 DB_CONNECT_TIMEOUT = integer("DB_CONNECT_TIMEOUT", 2)
 
-_url = _database("DATABASE_URL")
+_url = database_url("DATABASE_URL")
 DATABASES = {
     "default": {
         **_url,
@@ -175,14 +116,10 @@ DATABASES = {
         },
     },
 }
-# Behind PgBouncer in transaction mode (docker-compose.yml's `web`), each
-# transaction may run on another server connection, so nothing may outlive one.
-# Server-side cursors (QuerySet.iterator()) would: they are off, direct or not, so
-# that the app runs one way everywhere; a form's choices (the admin's groups and
-# permissions) are read in one round trip, not DECLARE, FETCH and CLOSE (#12).
-# Prepared statements are off already (Django's psycopg default, prepare_threshold
-# None), and the session's time zone, which Django sets, is a parameter PgBouncer
-# keeps per client. See the README for the rest (no `options` in the URL).
+# Behind PgBouncer in transaction mode (docker-compose.yml's `web`), nothing may
+# outlive a transaction. Server-side cursors (QuerySet.iterator()) would: they are
+# off, direct or not, so that the app runs one way everywhere. Prepared statements
+# are off already (Django's psycopg default). See the README.
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -191,13 +128,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     # First: a locked-out attempt is refused before any password is hashed.
-    "accounts.backends.ThrottleBackend",
-    "accounts.backends.UserBackend",
+    "axes.backends.AxesStandaloneBackend",
+    "signin.backends.UserBackend",
 ]
 # bcrypt (12 rounds, Django's default) first, as the architecture requires; the
 # others stay only so that old hashes are upgraded at the next login.
 PASSWORD_HASHERS = [
-    "accounts.hashers.BoundedBCryptSHA256PasswordHasher",
+    "signin.hashers.BoundedBCryptSHA256PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
@@ -232,7 +169,8 @@ if API_DOCS:
 # --- Sign-in under attack ---------------------------------------------------------
 # Proxies (addresses or networks) whose X-Forwarded-For is believed; nobody else's.
 TRUSTED_PROXIES = [
-    _network(value) for value in env.list("DJANGO_TRUSTED_PROXIES", default=[])
+    network("DJANGO_TRUSTED_PROXIES", value)
+    for value in env.list("DJANGO_TRUSTED_PROXIES", default=[])
 ]
 # Lock out a username, and separately a client address, after this many failed
 # sign-ins, for this many seconds (django-axes; a success resets the count).
@@ -241,14 +179,16 @@ SIGNIN_COOLOFF_SECONDS = integer("DJANGO_SIGNIN_COOLOFF_SECONDS", 900)
 AXES_COOLOFF_TIME = timedelta(seconds=SIGNIN_COOLOFF_SECONDS)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
-AXES_USERNAME_CALLABLE = "accounts.throttling.lockout_username"
+# An attempt refused during a lockout does not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_USERNAME_CALLABLE = "signin.lockout.lockout_username"
 AXES_CLIENT_IP_CALLABLE = "accounts.clients.client_ip"
-AXES_LOCKOUT_CALLABLE = "accounts.throttling.lockout_response"
+AXES_LOCKOUT_CALLABLE = "signin.lockout.lockout_response"
 # A password hash takes a core for about 0.25 s (bcrypt, cost 12): at most this
-# many run at once in a worker process, two fewer than its threads (one more
-# thread may wait for a slot), so that pages always find a free thread; probes
-# have threads of their own (config/worker.py). An attempt that waits longer
-# than SIGNIN_HASH_WAIT seconds for a slot gets a 503 with Retry-After.
+# many run at once in a worker process, two fewer than its threads (one more may
+# wait for a slot), so that pages always find a free thread. An attempt that
+# waits longer than SIGNIN_HASH_WAIT seconds for a slot gets a 503 with
+# Retry-After (signin.hashers). nginx passes fewer at once (docker/nginx).
 SIGNIN_HASH_SLOTS = integer(
     "DJANGO_SIGNIN_HASH_SLOTS", max(1, integer("GUNICORN_THREADS", 3) - 2)
 )
@@ -258,11 +198,9 @@ SIGNIN_HASH_WAIT = number("DJANGO_SIGNIN_HASH_WAIT", 0.5, minimum=0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
-# The platform speaks English only (no LocaleMiddleware), and Django's English
-# catalogs leave every string as it is. Its translation machinery, off, gives the
-# same pages byte for byte, a few milliseconds sooner each: an admin page at
-# 1,000,000 users looked up about 200 strings (#12). A second language turns it
-# back on, with LocaleMiddleware.
+# The platform speaks English only (no LocaleMiddleware): Django's translation
+# machinery, off, gives the same pages, without about 200 catalog lookups an admin
+# page. A second language turns it back on, with LocaleMiddleware.
 USE_I18N = False
 USE_TZ = True
 
@@ -307,38 +245,4 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
 # Each SQL statement and its duration on the log, for development; never in
 # production. Parameters go through the same redaction as every log line.
 SQL_ECHO = boolean("DJANGO_SQL_ECHO", default=False)
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "line": {
-            "()": "config.log.OneLineFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
-        },
-    },
-    "filters": {"redact_secrets": {"()": "config.log.RedactSecretsFilter"}},
-    "handlers": {
-        "stdout": {
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
-            "formatter": "line",
-            "filters": ["redact_secrets"],
-        },
-    },
-    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
-    "loggers": {
-        # The pool logs every checkout at INFO.
-        "psycopg": {"level": "WARNING"},
-        # Its banner at every start; lockouts still log (axes.handlers).
-        "axes.apps": {"level": "WARNING"},
-        # Django's own handlers (console when debug is on, runserver's) would
-        # bypass the filter: these loggers write through the redacting one (#9).
-        "django": {"handlers": ["stdout"], "level": LOG_LEVEL, "propagate": False},
-        "django.server": {
-            "handlers": ["stdout"],
-            "level": LOG_LEVEL,
-            "propagate": False,
-        },
-        "django.db.backends": {"level": "DEBUG" if SQL_ECHO else LOG_LEVEL},
-    },
-}
+LOGGING = logging_config(LOG_LEVEL, sql_echo=SQL_ECHO)

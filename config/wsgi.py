@@ -10,11 +10,9 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-# Django first (it sets up the apps), then the probes and the door for known
-# guessers ahead of it.
+# Django first (it sets up the apps), then the probes ahead of it.
 django_application = get_wsgi_application()
 
-from accounts.throttling import turn_away_early  # noqa: E402
 from health.probes import serve_probes  # noqa: E402
 
-application = serve_probes(turn_away_early(django_application))
+application = serve_probes(django_application)

@@ -13,10 +13,9 @@ from django.db import connection
 from django.db.backends.postgresql.base import DatabaseWrapper
 
 from accounts.models import User
+from bench.support import ROOT, SECRET_KEY, child_env, copy_project
 from config import env as readers
-from config import settings as project_settings
 from config.pool import check_connection
-from tests.support import ROOT, SECRET_KEY, child_env, copy_project
 
 SECRET = "s3cret-Pa55"
 GOOD = {
@@ -241,7 +240,7 @@ class TestDatabaseUrl:
                 "postgresql://url_test:p%40ss%3Aw%2Frd%25%3F%23"
                 f"@127.0.0.1:{connection.settings_dict['PORT']}/postgres",
             )
-            config = project_settings._database("URL_UNDER_TEST")
+            config = readers.database_url("URL_UNDER_TEST")
             assert config["PASSWORD"] == password
             with psycopg.connect(
                 host=config["HOST"],
@@ -260,7 +259,7 @@ class TestDatabaseUrl:
         self, scheme, monkeypatch
     ):
         monkeypatch.setenv("URL_UNDER_TEST", f"{scheme}://u:p@db:5432/app")
-        config = project_settings._database("URL_UNDER_TEST")
+        config = readers.database_url("URL_UNDER_TEST")
         assert config["ENGINE"] == "django.db.backends.postgresql"
         assert (config["HOST"], config["PORT"], config["NAME"]) == ("db", 5432, "app")
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of the sign-in API (accounts/api.py)."""
+"""Request and response bodies of the sign-in API (signin/api.py)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from ninja.security import django_auth
 from ninja.utils import check_csrf
 
 from accounts.models import Session
-from accounts.schemas import (
+from signin.schemas import (
     Credentials,
     CsrfOut,
     EndedOut,

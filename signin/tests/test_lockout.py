@@ -1,0 +1,221 @@
+"""Sign-in under attack: lockouts (django-axes) and the bound on hashing."""
+
+import ipaddress
+import json
+import threading
+from http import HTTPStatus
+
+import pytest
+from axes.models import AccessAttempt
+from django.core.wsgi import get_wsgi_application
+from django.test import Client, RequestFactory
+
+from accounts.clients import client_ip
+from accounts.models import User
+from health.probes import serve_probes
+from health.tests.test_probes import call
+from signin import hashers
+from signin.tests.test_api import CountingHasher
+from tests.test_settings import load_settings
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "correct horse 42"
+LIMIT = 5
+
+
+@pytest.fixture(autouse=True)
+def counted_hashes(settings):
+    settings.PASSWORD_HASHERS = [f"{CountingHasher.__module__}.CountingHasher"]
+    settings.AXES_FAILURE_LIMIT = LIMIT
+    CountingHasher.calls = 0
+    return CountingHasher
+
+
+def attempt(username, password="wrong password", ip="192.0.2.10"):
+    return Client(REMOTE_ADDR=ip).post(
+        "/api/auth/login",
+        json.dumps({"username": username, "password": password}),
+        content_type="application/json",
+    )
+
+
+def fail(times, username="\\uni\\jsmith", ips=None):
+    for n in range(times):
+        ip = ips[n % len(ips)] if ips else "192.0.2.10"
+        response = attempt(username, ip=ip)
+        assert response.status_code in {HTTPStatus.UNAUTHORIZED, 429}
+
+
+class TestLockout:
+    def test_per_username__from_any_address(self, user, counted_hashes):
+        fail(LIMIT, ips=[f"198.51.100.{n}" for n in range(1, LIMIT + 1)])
+        counted_hashes.calls = 0
+        locked = attempt("\\uni\\jsmith", PASSWORD, ip="203.0.113.77")
+        assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
+        assert locked.json()["error"] == "too many failed sign-ins: try again later"
+        assert int(locked["Retry-After"]) > 0
+        assert counted_hashes.calls == 0  # refused before the hasher
+
+    def test_username_key__ignores_case(self, user):
+        fail(3, username="\\UNI\\JSmith", ips=["198.51.100.1", "198.51.100.2"])
+        fail(2, username="\\uni\\jsmith", ips=["198.51.100.3"])
+        locked = attempt("\\Uni\\JSMITH", PASSWORD, ip="203.0.113.77")
+        assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+    def test_per_address__for_any_username(self, user, counted_hashes):
+        for n in range(LIMIT):
+            attempt(f"\\uni\\guess{n}", ip="192.0.2.66")
+        counted_hashes.calls = 0
+        locked = attempt("\\uni\\jsmith", PASSWORD, ip="192.0.2.66")
+        assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
+        assert counted_hashes.calls == 0
+        assert attempt("\\uni\\jsmith", PASSWORD, ip="192.0.2.67").status_code == (
+            HTTPStatus.OK
+        )
+
+    def test_success__resets_the_count(self, user):
+        fail(LIMIT - 1)
+        assert attempt("\\uni\\jsmith", PASSWORD).status_code == HTTPStatus.OK
+        fail(LIMIT - 1)
+        assert attempt("\\uni\\jsmith", PASSWORD).status_code == HTTPStatus.OK
+
+    def test_admin_login__shows_a_clear_page(self, user):
+        user.is_staff = True
+        user.save()
+        client = Client(REMOTE_ADDR="192.0.2.10")
+        for _ in range(LIMIT):
+            client.post(
+                "/admin/login/", {"username": "\\uni\\jsmith", "password": "nope"}
+            )
+        response = client.post(
+            "/admin/login/", {"username": "\\uni\\jsmith", "password": PASSWORD}
+        )
+        assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
+        assert b"Too many failed sign-ins" in response.content
+        assert "Retry-After" in response
+
+    def test_attempts_during_a_lockout__do_not_extend_it(self, user):
+        fail(LIMIT)
+        before = list(
+            AccessAttempt.objects.values_list("attempt_time", "failures_since_start")
+        )
+        for _ in range(3):
+            locked = attempt("\\uni\\jsmith", PASSWORD)
+            assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
+        after = list(
+            AccessAttempt.objects.values_list("attempt_time", "failures_since_start")
+        )
+        assert after == before
+
+    def test_whitelisted_address__is_never_locked_out(self, user, settings):
+        """axes' own settings decide, as axes documents them."""
+        settings.AXES_NEVER_LOCKOUT_WHITELIST = True
+        settings.AXES_IP_WHITELIST = ["192.0.2.10"]
+        fail(LIMIT + 2)
+        assert attempt("\\uni\\jsmith", PASSWORD).status_code == HTTPStatus.OK
+
+    def test_staff__see_and_clear_lockouts_in_the_admin(self, user):
+        fail(LIMIT)
+        admin = User.objects.create_superuser("\\corp\\root", password="root-pass-1")
+        client = Client()
+        client.force_login(admin)
+        page = client.get("/admin/axes/accessattempt/")
+        assert page.status_code == HTTPStatus.OK
+        assert "\\UNI\\JSMITH" in page.content.decode()
+        client.post(
+            "/admin/axes/accessattempt/",
+            {
+                "action": "delete_selected",
+                "_selected_action": [a.pk for a in AccessAttempt.objects.all()],
+                "post": "yes",
+            },
+        )
+        assert attempt("\\uni\\jsmith", PASSWORD).status_code == HTTPStatus.OK
+
+
+class TestClientAddress:
+    @pytest.fixture(autouse=True)
+    def proxy(self, settings):
+        settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/8")]
+
+    @pytest.mark.parametrize(
+        ("peer", "forwarded", "expected"),
+        [
+            ("10.0.0.2", "203.0.113.5", "203.0.113.5"),
+            ("10.0.0.2", "198.51.100.9, 203.0.113.5, 10.0.0.3", "203.0.113.5"),
+            ("203.0.113.5", "198.51.100.9", "203.0.113.5"),  # untrusted peer
+            ("10.0.0.2", "", "10.0.0.2"),
+            ("10.0.0.2", "garbage, 203.0.113.5", "203.0.113.5"),
+            ("10.0.0.2", "203.0.113.5, garbage", "10.0.0.2"),
+            ("not-an-ip", "203.0.113.5", None),
+        ],
+    )
+    def test_forwarded_for__only_through_trusted_proxies(
+        self, peer, forwarded, expected
+    ):
+        request = RequestFactory().get(
+            "/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded
+        )
+        assert client_ip(request) == expected
+
+    def test_lockout__keys_on_the_forwarded_address(self, user):
+        def behind_proxy(client_address, n):
+            return Client(
+                REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=client_address
+            ).post(
+                "/api/auth/login",
+                json.dumps({"username": f"\\uni\\guess{n}", "password": "wrong"}),
+                content_type="application/json",
+            )
+
+        for n in range(LIMIT):
+            behind_proxy("203.0.113.5", n)
+        assert behind_proxy("203.0.113.5", 99).status_code == 429
+        assert behind_proxy("203.0.113.6", 98).status_code == (HTTPStatus.UNAUTHORIZED)
+
+
+class TestBoundedHasher:
+    @pytest.fixture
+    def saturated(self, settings):
+        """Hold every hashing slot of this process, as a flood would."""
+        settings.SIGNIN_HASH_WAIT = 0.2
+        settings.PASSWORD_HASHERS = ["signin.hashers.BoundedBCryptSHA256PasswordHasher"]
+        hashers._slots = threading.BoundedSemaphore(1)
+        assert hashers._slots.acquire(blocking=False)
+        yield
+        hashers._slots.release()
+        hashers._slots = None
+
+    def test_a_free_slot__hashes_as_djangos_bcrypt_sha256(self, settings):
+        settings.PASSWORD_HASHERS = ["signin.hashers.BoundedBCryptSHA256PasswordHasher"]
+        hashers._slots = None
+        user = User.objects.create_user("\\uni\\bounded", password=PASSWORD)
+        assert user.password.startswith("bcrypt_sha256$")
+        assert user.check_password(PASSWORD)
+        assert hashers._slots._value == settings.SIGNIN_HASH_SLOTS  # all released
+
+    @pytest.mark.parametrize(
+        ("threads", "slots"), [("3", 1), ("5", 3), ("2", 1), ("1", 1)]
+    )
+    def test_slots__are_two_fewer_than_threads(self, monkeypatch, threads, slots):
+        loaded = load_settings(monkeypatch, GUNICORN_THREADS=threads)
+        assert loaded["SIGNIN_HASH_SLOTS"] == slots
+
+    def test_saturated__sign_in_is_a_quick_503_with_retry_after(self, user, saturated):
+        response = attempt("\\uni\\jsmith", PASSWORD)
+        assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+        assert response["Retry-After"] == "1"
+        assert response.json() == {"error": "sign-in is busy: try again shortly"}
+
+    def test_saturated__admin_sign_in_is_a_503_not_a_500(self, user, saturated):
+        response = Client().post(
+            "/admin/login/", {"username": "\\uni\\jsmith", "password": PASSWORD}
+        )
+        assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+        assert "Retry-After" in response
+
+    def test_saturated__probes_and_pages_still_answer(self, user, saturated):
+        # Built here, under the tests' settings (config/wsgi.py's stack).
+        application = serve_probes(get_wsgi_application())
+        assert call(application, "GET", "/health")[0] == HTTPStatus.OK
+        assert Client().get("/api/auth/csrf").status_code == HTTPStatus.OK
