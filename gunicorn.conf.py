@@ -1,16 +1,17 @@
 """gunicorn settings, from the environment, with defaults for a small machine."""
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from gunicorn.glogging import Logger
+from gunicorn.util import parse_address
 
 from config.env import integer
 from config.log import PROBE_ANSWERED, RedactSecretsFilter
-from config.worker import slow_down_seconds
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -57,12 +58,9 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 try:
     # 2 workers x 3 threads for a 2-core machine; each worker has its own pool.
     # Of the 3, one hashes a password at most, one more may wait to, and one is
-    # left for pages (accounts/hashers.py); the probes have 2 threads of their own.
+    # left for pages (signin/hashers.py); the probe port has threads of its own.
     workers = integer("GUNICORN_WORKERS", 2)
-    # gthread, with threads of its own for the probes and a pause for clients
-    # told to retry later (config/worker.py, #11).
-    worker_class = "config.worker.Worker"
-    slow_down_seconds()
+    worker_class = "gthread"
     threads = integer("GUNICORN_THREADS", 3)
     # A request never needs this long: the database waits are bounded (pool 3 s,
     # connect 2 s, /health 2 s).
@@ -71,6 +69,14 @@ try:
     keepalive = integer("GUNICORN_KEEPALIVE", 5)
 except ImproperlyConfigured as exc:
     sys.exit(f"Configuration error: {exc}")
+# The probes' own port: for orchestrators (Kubernetes), beside the main port.
+probe_bind = os.environ.get("GUNICORN_PROBE_BIND", "127.0.0.1:8001")
+try:
+    probe_address = parse_address(probe_bind)
+except RuntimeError:
+    probe_address = None
+if not isinstance(probe_address, tuple):
+    sys.exit("Configuration error: GUNICORN_PROBE_BIND must be host:port")
 accesslog = "-"
 errorlog = "-"
 
@@ -96,9 +102,42 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
-# No preload: each worker creates its own psycopg pool after the fork.
-preload_app = False
-# gunicorn's control socket (for gunicornc) defaults to one path per OS user, which
-# several instances on a machine would share: off unless a path is given.
-control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
-control_socket_disable = not control_socket
+
+
+# The probe port's listening socket: bound by the master, served by each worker.
+_probe = {}
+
+
+def on_starting(server) -> None:
+    """Bind the probe port in the master, once: a port in use stops start-up.
+
+    No SO_REUSEPORT, so that another program's listener is never shared; the
+    workers inherit the socket across the fork.
+    """
+    host, port = probe_address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        sys.exit(
+            f"Configuration error: GUNICORN_PROBE_BIND {probe_bind} cannot be "
+            f"bound ({exc.strerror}): is another program listening there?"
+        )
+    listener.listen(64)
+    # Every worker waits on it: those that lose the race must not block.
+    listener.setblocking(False)
+    _probe["listener"] = listener
+
+
+def post_worker_init(worker) -> None:
+    """Serve the probe port from a thread of this worker, once Django is set up."""
+    from health.server import serve
+
+    _probe["server"] = serve(_probe["listener"])
+
+
+def worker_exit(server, worker) -> None:
+    if "server" in _probe:
+        _probe["server"].shutdown()
