@@ -1,104 +1,19 @@
 from django.contrib import admin, messages
-from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models.expressions import RawSQL
-from django.forms import BooleanField, CharField, TextInput
 from django.utils import timezone
 from django.utils.formats import localize
-from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.forms import LoginForm, UserCreationForm, UserEditForm
 from accounts.models import Session, User
-
-
-class UsernameField(CharField):
-    """The username as typed: no NFKC normalisation, no stripping.
-
-    Django's form field normalises to NFKC, which would accept the fullwidth
-    backslash U+FF3C as `\\`; the model and PostgreSQL would not.
-    """
-
-    def __init__(self, **kwargs):
-        super().__init__(**{**kwargs, "strip": False})
-
-
-class LoginForm(AdminAuthenticationForm):
-    """The admin's sign-in, looking up the username as typed, as the model stores it.
-
-    Django's form would NFKC-normalise a fullwidth letter (U+FF4A for j) into
-    another user's name (#9).
-    """
-
-    username = UsernameField(
-        max_length=255, widget=TextInput(attrs={"autofocus": True})
-    )
-
+from accounts.paginators import UserPaginator
 
 admin.site.login_form = LoginForm
-
-
-class UserCreationForm(AdminUserCreationForm):
-    class Meta(AdminUserCreationForm.Meta):
-        model = User
-        fields = ("username",)
-        field_classes = {"username": UsernameField}
-
-
-class UserEditForm(UserChangeForm):
-    end_sessions = BooleanField(
-        label=_("End all sessions"),
-        required=False,
-        help_text=_("Sign this user out everywhere when saving."),
-    )
-
-    class Meta(UserChangeForm.Meta):
-        model = User
-        field_classes = {"username": UsernameField}
-
-
-class UserPaginator(Paginator):
-    """The users list's pages, as Django's, with two costs of a million users cut (#12).
-
-    - The whole table is counted from the planner's statistics, not COUNT(*),
-      which read every row on every page. A filtered or searched list, or a
-      table of fewer than ESTIMATE_FROM rows, is counted exactly.
-    - A page past the first DEFER_FROM rows finds its rows' names first, then
-      reads those rows: the rows it skips are walked in the name index alone
-      (an index-only scan), not fetched from the table.
-    """
-
-    ESTIMATE_FROM = 100_000
-    DEFER_FROM = 1_000
-
-    @cached_property
-    def count(self) -> int:
-        query = getattr(self.object_list, "query", None)
-        if query is not None and not query.where:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                    [self.object_list.model._meta.db_table],
-                )
-                (estimate,) = cursor.fetchone()
-            if estimate >= self.ESTIMATE_FROM:
-                return estimate
-        return super().count
-
-    def page(self, number):
-        page = super().page(number)
-        rows = page.object_list  # the list's query, sliced
-        if not hasattr(rows, "query") or rows.query.low_mark < self.DEFER_FROM:
-            return page
-        # Names are unique: they pick out the same rows, kept in the same order.
-        names = rows.values("username")
-        page.object_list = self.object_list.filter(username__in=names)
-        return page
 
 
 @admin.register(User)

@@ -6,7 +6,7 @@ from django.db import DatabaseError, connection, transaction
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from accounts.admin import UserCreationForm
+from accounts.forms import UserCreationForm
 from accounts.models import User
 
 # Characters that sit near the rule's edges: the backslash and its look-alikes,
