@@ -26,8 +26,8 @@ import psycopg
 
 from bench import admin_scale, health, login_lookup, signin_flood
 from bench.report import print_table
+from bench.support import ROOT, SECRET_KEY, manage
 from embedded_postgres import EmbeddedPostgres
-from tests.support import ROOT, SECRET_KEY, manage
 
 SCENARIOS = {
     "health": health,

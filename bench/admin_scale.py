@@ -16,10 +16,10 @@ from urllib.parse import urlencode
 import psycopg
 
 from bench.report import Row, Target, percentile
-from tests.support import Gunicorn, manage
+from bench.support import Gunicorn, manage
 
 ADMIN = "\\bench\\root"
-PASSWORD = "bench admin pass 1"  # noqa: S105 - a throwaway bench user's
+PASSWORD = "bench admin pass 1"
 TIMES = 100  # a p99 of 20 samples would be their largest
 MEDIAN_MS = Target("<", 50)
 P99_MS = Target("<", 100)

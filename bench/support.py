@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import string
 import subprocess
 import sys
 import tempfile
@@ -76,7 +77,7 @@ def serve_with_admin(server, database: str, password: str, **env: str) -> Gunico
 
 def copy_project(target: Path) -> Path:
     """Copy what `pip install` + `manage.py` + gunicorn run, without collected files."""
-    for name in ("config", "accounts", "health"):
+    for name in ("config", "accounts", "signin", "health"):
         shutil.copytree(ROOT / name, target / name)
     for name in ("manage.py", "gunicorn.conf.py"):
         shutil.copy(ROOT / name, target)
@@ -111,6 +112,7 @@ class Gunicorn:
         line options, which win over gunicorn.conf.py.
         """
         self.port = free_port()
+        self.probe_port = free_port()
         self.env = env
         command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
         self.log = log
@@ -119,7 +121,13 @@ class Gunicorn:
         self.process = subprocess.Popen(
             [*command, *options, *([app] if app else [])],
             cwd=ROOT,
-            env=child_env(**env, GUNICORN_BIND=f"127.0.0.1:{self.port}"),
+            env=child_env(
+                **{
+                    "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+                    "GUNICORN_PROBE_BIND": f"127.0.0.1:{self.probe_port}",
+                    **env,
+                }
+            ),
             stdout=log.open("wb") if log else subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
@@ -137,9 +145,11 @@ class Gunicorn:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def get(self, path, timeout=10.0, headers=None, method="GET", body=None):
-        """Return (status, body text, seconds taken)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+    def get(self, path, timeout=10.0, headers=None, method="GET", body=None, port=None):
+        """Return (status, body text, seconds taken), from `port` or the main one."""
+        conn = http.client.HTTPConnection(
+            "127.0.0.1", port or self.port, timeout=timeout
+        )
         start = time.monotonic()
         try:
             conn.request(method, path, body=body, headers=headers or {})
@@ -265,3 +275,75 @@ def _configure(ini: str, values: dict[str, object]) -> str:
         lines.append(line)
     lines += [f"{key} = {value}" for key, value in missing.items()]
     return "\n".join(lines) + "\n"
+
+
+class Nginx:
+    """Debian's nginx serving the repository's template in front of `upstream`.
+
+    The template is rendered as the nginx image renders it (plain variable
+    substitution); only the paths of nginx's own files differ from the image's.
+    """
+
+    TEMPLATE = ROOT / "docker" / "nginx" / "templates" / "default.conf.template"
+
+    def __init__(self, upstream: str, **variables: str) -> None:
+        self.prefix = Path(tempfile.mkdtemp(prefix="nginx-"))
+        self.prefix.chmod(0o755)
+        self.port = free_port()
+        site = string.Template(self.TEMPLATE.read_text()).safe_substitute(
+            APP_UPSTREAM=upstream, NGINX_LISTEN=f"127.0.0.1:{self.port}", **variables
+        )
+        (self.prefix / "site.conf").write_text(site)
+        (self.prefix / "nginx.conf").write_text(
+            f"""
+pid {self.prefix}/nginx.pid;
+error_log {self.prefix}/error.log;
+worker_processes auto;
+events {{ worker_connections 1024; }}
+http {{
+    access_log {self.prefix}/access.log;
+    client_body_temp_path {self.prefix}/body;
+    proxy_temp_path {self.prefix}/proxy;
+    fastcgi_temp_path {self.prefix}/fastcgi;
+    uwsgi_temp_path {self.prefix}/uwsgi;
+    scgi_temp_path {self.prefix}/scgi;
+    include {self.prefix}/site.conf;
+}}
+"""
+        )
+        self.process = subprocess.Popen(
+            [
+                shutil.which("nginx") or "nginx",
+                *("-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf")),
+                *("-e", str(self.prefix / "error.log"), "-g", "daemon off;"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 10
+        while not _accepts(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                log = (self.prefix / "error.log").read_text()[-2000:]
+                self.stop()
+                raise RuntimeError(f"nginx did not start: {log}")
+            time.sleep(0.05)
+
+    def request(
+        self, path, method="GET", body=None, headers=None, source="127.0.0.1"
+    ) -> tuple[int, str, float, http.client.HTTPResponse]:
+        """Return (status, body text, seconds taken, response), from `source`."""
+        conn = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=10, source_address=(source, 0)
+        )
+        started = time.monotonic()
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            text = response.read().decode()
+            return response.status, text, time.monotonic() - started, response
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        _end(self.process, timeout=10)
+        shutil.rmtree(self.prefix, ignore_errors=True)

@@ -1,0 +1,102 @@
+"""The code's layout: one app per concern, imports one way, small modules."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from bench.support import ROOT
+
+APPS = ("config", "accounts", "signin", "health")
+# Who may import whom (besides itself): signin -> accounts -> config; health ->
+# config. Only these modules of config import the apps.
+MAY_IMPORT = {
+    "signin": {"accounts", "config"},
+    "accounts": {"config"},
+    "health": {"config"},
+    "config": set(),
+}
+CONFIG_DOORS = {"config/urls.py", "config/api.py", "config/wsgi.py"}
+MAX_LINES = 250
+
+
+def production_modules() -> list[Path]:
+    return sorted(
+        path
+        for app in APPS
+        for path in (ROOT / app).rglob("*.py")
+        if "tests" not in path.parts and "migrations" not in path.parts
+    )
+
+
+def imported(path: Path) -> set[str]:
+    """Every project module `path` imports, at the top or inside a function."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return {name for name in names if name.split(".")[0] in APPS}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@pytest.mark.parametrize(
+    "path", production_modules(), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_imports__go_one_way(path):
+    app = path.relative_to(ROOT).parts[0]
+    allowed = MAY_IMPORT[app] | {app}
+    if str(path.relative_to(ROOT)) in CONFIG_DOORS:
+        allowed = set(APPS)
+    assert {name.split(".")[0] for name in imported(path)} <= allowed
+
+
+@pytest.mark.parametrize(
+    "path", production_modules(), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_module__is_at_most_250_lines(path):
+    assert len(path.read_text().splitlines()) <= MAX_LINES
+
+
+def test_no_import_circles():
+    modules = {module_name(path): path for path in production_modules()}
+    graph = {
+        name: {m for m in imported(path) if m in modules and m != name}
+        for name, path in modules.items()
+    }
+    state: dict[str, str] = {}
+
+    def visit(name, trail):
+        if state.get(name) == "done":
+            return
+        assert state.get(name) != "open", " -> ".join([*trail, name])
+        state[name] = "open"
+        for other in sorted(graph[name]):
+            visit(other, [*trail, name])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        visit(name, [])
+
+
+def test_bench__imports_no_test_module():
+    for path in (ROOT / "bench").rglob("*.py"):
+        assert not any(m.startswith("tests") for m in _all_imports(path)), path
+
+
+def _all_imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
