@@ -1,7 +1,10 @@
 """/health under wrk against its HTTP ceilings and its database ceiling (pgbench).
 
-Two HTTP ceilings: the bare app under the project's gunicorn settings, and under
-gunicorn's `sync` worker, the fastest bare configuration on a small machine (#12).
+In production nginx is in front (docker/nginx): /health through Debian's nginx
+running the repository's template, against the bare app under the same gunicorn
+settings through the same nginx. Directly: two HTTP ceilings, the bare app under
+the project's gunicorn settings, and under gunicorn's `sync` worker, the fastest
+bare configuration on a small machine.
 /health is also measured through PgBouncer (Debian's, with the compose file's
 settings) when it is installed. Rounds rotate the order of the runs, so that none
 always runs on a warmer machine; the median of each figure is reported.
@@ -22,12 +25,13 @@ from pathlib import Path
 import psycopg
 
 from bench.report import Row, Target
+from bench.support import Gunicorn, Nginx, PgBouncer
 from embedded_postgres.server import SUPERUSER, binaries
-from tests.support import Gunicorn, PgBouncer
 
 HERE = Path(__file__).resolve().parent
 RPS_RATIO = Target(">=", 0.50)
 BEST_RPS_RATIO = Target(">=", 0.60)
+NGINX_RPS_RATIO = Target(">=", 0.80)
 P99_RATIO = Target("<=", 3)
 ERRORS = Target("==", 0)
 STATEMENTS = Target("==", 1)
@@ -57,21 +61,26 @@ def run(context, args) -> dict:
                 "DATABASE_URL": bouncer.url(f"{database}_pgbouncer"),
             }
         )
+    proxies = {
+        f"{name}_nginx": Nginx(f"127.0.0.1:{targets[name].port}")
+        for name in ("health", "ceiling")
+    }
+    urls = {name: target.url("/health") for name, target in targets.items()}
+    urls |= {
+        name: f"http://127.0.0.1:{proxy.port}/health" for name, proxy in proxies.items()
+    }
     try:
-        for target in targets.values():
-            _wrk(context.wrk, target.url("/health"), args.warmup, args.connections)
+        for url in urls.values():
+            _wrk(context.wrk, url, args.warmup, args.connections)
         rounds = []
         for number in range(args.rounds):
-            names = list(targets)
+            names = list(urls)
             order = names[number % len(names) :] + names[: number % len(names)]
             result = {}
             for name in order:
                 before = _server_counters(server, database)
                 result[name] = _wrk(
-                    context.wrk,
-                    targets[name].url("/health"),
-                    args.duration,
-                    args.connections,
+                    context.wrk, urls[name], args.duration, args.connections
                 )
                 if name == "health":
                     after = _server_counters(server, database)
@@ -82,7 +91,7 @@ def run(context, args) -> dict:
             rounds.append(result)
             print(f"round {number + 1} of {args.rounds} done", file=sys.stderr)
     finally:
-        for target in targets.values():
+        for target in [*proxies.values(), *targets.values()]:
             target.stop()
         if bouncer is not None:
             bouncer.stop()
@@ -100,8 +109,29 @@ def rows(report: dict) -> list[Row]:
     errors = health["non_2xx"] + health["socket_errors"]
     statements = round(health["statements_per_request"], 2)
     bouncer = report.get("pgbouncer")
+    nginx, nginx_ceiling = report["health_nginx"], report["ceiling_nginx"]
+    nginx_ratio = ratios["nginx_health_rps_over_nginx_ceiling"]
+    nginx_errors = nginx["non_2xx"] + nginx["socket_errors"]
     return [
-        Row("/health req/s", f"{health['rps']:.0f}"),
+        Row("/health through nginx req/s", f"{nginx['rps']:.0f}"),
+        Row("bare app through nginx req/s", f"{nginx_ceiling['rps']:.0f}"),
+        Row(
+            "/health / bare app, both through nginx",
+            f"{nginx_ratio:.2f}",
+            NGINX_RPS_RATIO,
+            nginx_ratio,
+        ),
+        Row(
+            "/health through nginx p50 / p99 ms",
+            f"{nginx['p50_ms']:.2f} / {nginx['p99_ms']:.2f}",
+        ),
+        Row(
+            "/health through nginx non-2xx + socket errors",
+            f"{nginx['non_2xx']} + {nginx['socket_errors']}",
+            ERRORS,
+            nginx_errors,
+        ),
+        Row("/health req/s (direct)", f"{health['rps']:.0f}"),
         Row("HTTP ceiling req/s (gunicorn.conf.py)", f"{http['rps']:.0f}"),
         Row("HTTP ceiling req/s (sync worker)", f"{sync['rps']:.0f}"),
         Row("/health / HTTP ceiling", f"{rps_ratio:.2f}", RPS_RATIO, rps_ratio),
@@ -249,6 +279,7 @@ def _summary(rounds: list[dict]) -> dict:
 
     health, ceiling = figures("health"), figures("ceiling")
     sync = figures("sync_ceiling")
+    nginx, nginx_ceiling = figures("health_nginx"), figures("ceiling_nginx")
     best = max(ceiling, sync, key=lambda c: c["rps"])
     summary = {
         "health": {
@@ -263,6 +294,8 @@ def _summary(rounds: list[dict]) -> dict:
             "rss_mib": statistics.median(r["rss_mib"] for r in rounds),
         },
         "http_ceiling": ceiling,
+        "health_nginx": nginx,
+        "ceiling_nginx": nginx_ceiling,
         "sync_ceiling": sync,
         "db_ceiling": {
             "tps": median("pgbench", "tps"),
@@ -270,6 +303,7 @@ def _summary(rounds: list[dict]) -> dict:
             "p99_ms": median("pgbench", "p99_us") / 1000,
         },
         "ratios": {
+            "nginx_health_rps_over_nginx_ceiling": nginx["rps"] / nginx_ceiling["rps"],
             "health_rps_over_http_ceiling": health["rps"] / ceiling["rps"],
             "health_p99_over_http_ceiling_p99": health["p99_ms"] / ceiling["p99_ms"],
             "health_rps_over_best_ceiling": health["rps"] / best["rps"],
