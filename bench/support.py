@@ -329,11 +329,17 @@ http {{
             time.sleep(0.05)
 
     def request(
-        self, path, method="GET", body=None, headers=None, source="127.0.0.1"
+        self,
+        path,
+        method="GET",
+        body=None,
+        headers=None,
+        source="127.0.0.1",
+        timeout=10.0,
     ) -> tuple[int, str, float, http.client.HTTPResponse]:
         """Return (status, body text, seconds taken, response), from `source`."""
         conn = http.client.HTTPConnection(
-            "127.0.0.1", self.port, timeout=10, source_address=(source, 0)
+            "127.0.0.1", self.port, timeout=timeout, source_address=(source, 0)
         )
         started = time.monotonic()
         try:
