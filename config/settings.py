@@ -184,13 +184,13 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_USERNAME_CALLABLE = "signin.lockout.lockout_username"
 AXES_CLIENT_IP_CALLABLE = "accounts.clients.client_ip"
 AXES_LOCKOUT_CALLABLE = "signin.lockout.lockout_response"
-# A password hash takes a core for about 0.25 s (bcrypt, cost 12): at most this
-# many run at once in a worker process, two fewer than its threads (one more may
-# wait for a slot), so that pages always find a free thread. An attempt that
-# waits longer than SIGNIN_HASH_WAIT seconds for a slot gets a 503 with
-# Retry-After (signin.hashers). nginx passes fewer at once (docker/nginx).
+# A password hash takes a core for about 0.3 s (bcrypt, cost 12): at most this
+# many run at once in a worker process, one fewer than its threads, so that pages
+# always find a free thread. An attempt that waits longer than SIGNIN_HASH_WAIT
+# seconds for a slot gets a 503 with Retry-After (signin.hashers). Behind nginx
+# an instance gets 2 sign-ins at once at most (docker/nginx).
 SIGNIN_HASH_SLOTS = integer(
-    "DJANGO_SIGNIN_HASH_SLOTS", max(1, integer("GUNICORN_THREADS", 3) - 2)
+    "DJANGO_SIGNIN_HASH_SLOTS", max(1, integer("GUNICORN_THREADS", 3) - 1)
 )
 SIGNIN_HASH_WAIT = number("DJANGO_SIGNIN_HASH_WAIT", 0.5, minimum=0)
 

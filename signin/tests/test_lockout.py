@@ -195,9 +195,9 @@ class TestBoundedHasher:
         assert hashers._slots._value == settings.SIGNIN_HASH_SLOTS  # all released
 
     @pytest.mark.parametrize(
-        ("threads", "slots"), [("3", 1), ("5", 3), ("2", 1), ("1", 1)]
+        ("threads", "slots"), [("3", 2), ("5", 4), ("2", 1), ("1", 1)]
     )
-    def test_slots__are_two_fewer_than_threads(self, monkeypatch, threads, slots):
+    def test_slots__are_one_fewer_than_threads(self, monkeypatch, threads, slots):
         loaded = load_settings(monkeypatch, GUNICORN_THREADS=threads)
         assert loaded["SIGNIN_HASH_SLOTS"] == slots
 
