@@ -105,7 +105,7 @@ def _settings(args: argparse.Namespace) -> dict:
         "rounds": args.rounds,
         "connections": args.connections,
         "wrk_threads": 2,
-        "gunicorn": "gunicorn.conf.py: 2 workers x 3 threads (+ 2 probe threads)",
+        "gunicorn": "gunicorn.conf.py: 2 workers x 3 threads (gthread), probe port",
         "db_pool": "min 5, max 15 per worker",
         "machine": f"{os.cpu_count()} cores",
     }
