@@ -23,5 +23,6 @@ RUN DJANGO_SECRET_KEY=collectstatic-only-build-step-placeholder-never-used-at-ru
     python manage.py collectstatic --noinput --verbosity 0
 
 USER app
-EXPOSE 8000
+# 8000 for nginx, 8001 the probe port (GUNICORN_PROBE_BIND) for orchestrators.
+EXPOSE 8000 8001
 CMD ["gunicorn", "--config", "gunicorn.conf.py"]

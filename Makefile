@@ -3,6 +3,8 @@
 
 SHELL := /bin/bash
 PORT ?= 8000
+# The probe port of `make run`: on 127.0.0.2, so that no two checkouts' ports collide.
+PROBE_BIND ?= 127.0.0.2:$(PORT)
 VENV := .venv
 VPY := $(VENV)/bin/python
 
@@ -22,8 +24,9 @@ run: $(VENV)/.installed-run .env
 	@$(VPY) -m embedded_postgres --data .pgdata -- bash -c '\
 	  $(VPY) manage.py collectstatic --noinput --verbosity 0 && \
 	  $(VPY) manage.py migrate --noinput && \
-	  echo "Serving on http://127.0.0.1:$(PORT)/ (admin: /admin/, health: /health). Ctrl-C stops." && \
-	  GUNICORN_BIND=127.0.0.1:$(PORT) exec $(VPY) -m gunicorn --config gunicorn.conf.py'
+	  echo "Serving on http://127.0.0.1:$(PORT)/ (admin: /admin/, health: /health; probes also on http://$(PROBE_BIND)/health). Ctrl-C stops." && \
+	  GUNICORN_BIND=127.0.0.1:$(PORT) GUNICORN_PROBE_BIND=$(PROBE_BIND) \
+	    exec $(VPY) -m gunicorn --config gunicorn.conf.py'
 
 # manage.py against the same database as `make run`: make manage ARGS=createsuperuser
 manage: $(VENV)/.installed-run .env
