@@ -8,6 +8,7 @@ from http import HTTPStatus
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
 
 logger = logging.getLogger(__name__)
 
@@ -53,3 +54,16 @@ class UnavailableMiddleware:
             content_type="text/plain",
             headers={"Retry-After": str(retry_after)},
         )
+
+
+class NoStoreApiMiddleware:
+    """Mark every answer under /api/ as never to be stored: they are personal."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path_info.startswith("/api/"):
+            add_never_cache_headers(response)
+        return response

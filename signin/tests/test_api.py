@@ -311,3 +311,26 @@ class TestCookieAndDocs:
             },
         )
         assert result.stdout.strip().splitlines()[-1] == str(status), result.stderr
+
+
+class TestNoStore:
+    """Every answer of the API is personal: no cache may keep it."""
+
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("get", "/api/auth/me"),
+            ("get", "/api/auth/sessions"),
+            ("get", "/api/auth/csrf"),
+            ("get", "/api/nowhere"),
+            ("post", "/api/auth/logout"),
+        ],
+    )
+    def test_api_answers__say_no_store(self, frontend, method, path):
+        frontend.sign_in()
+        response = getattr(frontend, method)(path)
+        assert "no-store" in response["Cache-Control"]
+
+    def test_sign_in__says_no_store_success_or_not(self, frontend):
+        assert "no-store" in frontend.sign_in()["Cache-Control"]
+        assert "no-store" in frontend.sign_in(password="wrong")["Cache-Control"]
