@@ -64,8 +64,16 @@ def network(name: str, value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Netw
         ) from None
 
 
-def database_url(name: str) -> dict:
-    """Parse the PostgreSQL URL in variable `name` without ever echoing it."""
+# .env.example's database passwords: placeholders, never for production.
+PLACEHOLDER_PASSWORDS = ("change-me", "devpassword")
+
+
+def database_url(name: str, *, debug: bool = False) -> dict:
+    """Parse the PostgreSQL URL in variable `name` without ever echoing it.
+
+    With debug off, .env.example's placeholder passwords are refused, in the URL
+    or in PGPASSWORD (which compose passes apart from it).
+    """
     url = os.environ.get(name, "")
     if not url:
         raise ImproperlyConfigured(
@@ -88,6 +96,16 @@ def database_url(name: str) -> dict:
         ) from None
     if not config["NAME"]:
         raise ImproperlyConfigured(f"{name} names no database")
+    passwords = (config.get("PASSWORD") or "", os.environ.get("PGPASSWORD", ""))
+    if not debug and any(
+        placeholder in password
+        for password in passwords
+        for placeholder in PLACEHOLDER_PASSWORDS
+    ):
+        raise ImproperlyConfigured(
+            f"{name} (or PGPASSWORD) holds a placeholder password from "
+            ".env.example: set the database role's real password"
+        )
     return config
 
 

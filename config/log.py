@@ -15,7 +15,8 @@ REDACTED = "********"
 PROBE_ANSWERED = "health.probe_answered"
 # A quoted value with its escapes ('it\'s'), or an unquoted one up to a separator.
 _VALUE = r"""(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s,;&)}\]]+)"""
-_ASSIGN = r"""['"]?\s*[=:]\s*"""
+# `=` or `:`, or either percent-encoded (a logged query string or form body).
+_ASSIGN = r"""['"]?\s*(?:[=:]|%3[dDaA])\s*"""
 _PATTERNS = [
     # postgresql://user:p@ss@host -> postgresql://user:********@host (up to the
     # last @ of the word: a raw @ in the password is not the end of it).

@@ -97,7 +97,7 @@ if DB_POOL_MIN_SIZE > DB_POOL_MAX_SIZE:
 DB_POOL_TIMEOUT = number("DB_POOL_TIMEOUT", 3.0, minimum=0.1)
 DB_CONNECT_TIMEOUT = integer("DB_CONNECT_TIMEOUT", 2)
 
-_url = database_url("DATABASE_URL")
+_url = database_url("DATABASE_URL", debug=DEBUG)
 DATABASES = {
     "default": {
         **_url,

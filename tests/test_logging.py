@@ -96,6 +96,10 @@ def test_redact(text, expected):
         ("sessionid=abc", "sessionid=********"),
         (r"password='it\'s a secret' user=x", "password=******** user=x"),
         ("postgresql://u:p@ss@h:5432/d", "postgresql://u:********@h:5432/d"),
+        # Percent-encoded, as in a logged query string or form body.
+        ("q=1&password%3Dhunter2&x=1", "q=1&password%3D********&x=1"),
+        ("password%3dhunter2", "password%3d********"),
+        ("new_password1%3Ahunter2", "new_password1%3A********"),
     ],
 )
 def test_redact__by_key_name_and_form(text, expected):

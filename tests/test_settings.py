@@ -167,6 +167,25 @@ class TestSettingsModule:
         with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY is a"):
             load_settings(monkeypatch, DJANGO_SECRET_KEY=values["DJANGO_SECRET_KEY"])
 
+    @pytest.mark.parametrize("variable", ["DATABASE_URL", "PGPASSWORD"])
+    def test_env_example_database_passwords__are_refused(self, monkeypatch, variable):
+        """.env.example's database passwords must not start production either."""
+        values = dict(
+            line.split("=", 1)
+            for line in (ROOT / ".env.example").read_text().splitlines()
+            if line and not line.startswith("#")
+        )
+        env = {"DATABASE_URL": values["DATABASE_URL"]}
+        if variable == "PGPASSWORD":
+            env = {"PGPASSWORD": values["APP_DB_PASSWORD"]}
+        with pytest.raises(
+            ImproperlyConfigured, match="placeholder password"
+        ) as raised:
+            load_settings(monkeypatch, **env)
+        assert values["APP_DB_PASSWORD"] not in str(raised.value)
+        loaded = load_settings(monkeypatch, DJANGO_DEBUG="true", **env)
+        assert loaded["DEBUG"] is True
+
     def test_short_key__is_accepted_with_debug_on(self, monkeypatch):
         loaded = load_settings(monkeypatch, DJANGO_SECRET_KEY="short", DJANGO_DEBUG="1")
         assert loaded["SECRET_KEY"] == "short"
