@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import connection
+from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.formats import localize
@@ -14,6 +15,15 @@ from accounts.models import Session, User
 from accounts.paginators import UserPaginator
 
 admin.site.login_form = LoginForm
+
+# Staff and superusers: only a superuser may change, block, delete or set the
+# password of one, so that staff cannot become each other (or a superuser).
+GUARDED = Q(is_staff=True) | Q(is_superuser=True)
+
+
+def _guarded_from(request, user) -> bool:
+    """Whether `user` is staff or a superuser that the requester may not change."""
+    return (user.is_staff or user.is_superuser) and not request.user.is_superuser
 
 
 @admin.register(User)
@@ -161,12 +171,12 @@ class UserAdmin(DjangoUserAdmin):
         return fields
 
     def has_change_permission(self, request, obj=None):
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+        if obj is not None and _guarded_from(request, obj):
             return False
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+        if obj is not None and _guarded_from(request, obj):
             return False
         return super().has_delete_permission(request, obj)
 
@@ -183,7 +193,7 @@ class UserAdmin(DjangoUserAdmin):
     )
     def end_all_sessions(self, request, queryset):
         if not request.user.is_superuser:
-            queryset = queryset.exclude(is_superuser=True)
+            queryset = queryset.exclude(GUARDED)
         users = list(queryset.filter(sessions__isnull=False).distinct())
         ended = Session.objects.filter(user__in=users).delete()[0]
         LogEntry.objects.log_actions(
@@ -207,16 +217,13 @@ class UserAdmin(DjangoUserAdmin):
         if blocked and queryset.filter(pk=request.user.pk).exists():
             self.message_user(request, _("You cannot block yourself."), messages.ERROR)
             queryset = queryset.exclude(pk=request.user.pk)
-        if (
-            not request.user.is_superuser
-            and queryset.filter(is_superuser=True).exists()
-        ):
+        if not request.user.is_superuser and queryset.filter(GUARDED).exists():
             self.message_user(
                 request,
-                _("Only a superuser can block or unblock a superuser."),
+                _("Only a superuser can block or unblock staff or a superuser."),
                 messages.ERROR,
             )
-            queryset = queryset.exclude(is_superuser=True)
+            queryset = queryset.exclude(GUARDED)
         changed = list(queryset.exclude(is_blocked=blocked))
         count = queryset.model.objects.filter(
             pk__in=[user.pk for user in changed]

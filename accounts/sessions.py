@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import psycopg
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.backends.base import CreateError
 from django.contrib.sessions.backends.db import SessionStore as DBStore
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoMiddleware
+from django.db import IntegrityError
 from django.db.models.functions import Now
 from django.http import HttpRequest
 from django.utils import timezone
@@ -22,6 +25,12 @@ from accounts.models import Session
 # A session's last_seen_at is written with its data, or else once in this long:
 # not a write per request.
 TOUCH_INTERVAL = timedelta(minutes=1)
+# The database's refusal of a session for a blocked user (migration 0007).
+NOT_BLOCKED = "sessions_user_not_blocked"
+
+
+class UserBlocked(Exception):
+    """The session's user was blocked while signing in: PostgreSQL refused the row."""
 
 
 class SessionStore(DBStore):
@@ -56,6 +65,15 @@ class SessionStore(DBStore):
             row.ip, row.user_agent = self.ip, self.user_agent
         return row
 
+    def save(self, must_create: bool = False) -> None:
+        try:
+            super().save(must_create)
+        except (CreateError, IntegrityError) as exc:
+            # Django's store would try again under new keys for ever.
+            if _refused_for_blocked_user(exc):
+                raise UserBlocked from None
+            raise
+
     def touch(self) -> None:
         """Record that the session was used, if it was not for TOUCH_INTERVAL."""
         row = self._row
@@ -83,4 +101,17 @@ class SessionMiddleware(DjangoMiddleware):
         session = getattr(request, "session", None)
         if isinstance(session, SessionStore) and not session.modified:
             session.touch()
-        return super().process_response(request, response)
+        try:
+            return super().process_response(request, response)
+        except UserBlocked:
+            # Blocked while signing in: the request goes on signed out.
+            session.flush()
+            return super().process_response(request, response)
+
+
+def _refused_for_blocked_user(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if isinstance(exc, psycopg.errors.CheckViolation):
+            return exc.diag.constraint_name == NOT_BLOCKED
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -27,6 +27,14 @@ def boolean(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false")
 
 
+def choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """Read one of `choices`, in any case."""
+    value = os.environ.get(name, default).strip().upper()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}")
+    return value
+
+
 def integer(name: str, default: int, *, minimum: int = 1) -> int:
     """Read a whole number of at least `minimum`."""
     try:

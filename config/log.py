@@ -10,6 +10,7 @@ import logging
 import re
 
 REDACTED = "********"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Set in the WSGI environ by the probes' handler (health.probes) for the access
 # log (gunicorn.conf.py), which writes no line for a probe answered 200.
 PROBE_ANSWERED = "health.probe_answered"

@@ -1,9 +1,7 @@
-"""Settings of the counseling platform, read once from the environment.
+"""Settings, read once from the environment (listed in `.env.example` and the README).
 
-Every variable is listed, with its meaning, in `.env.example` and the README. A `.env`
-file next to `manage.py` is read when present; real environment variables win over it.
-A wrong value stops start-up with `ImproperlyConfigured` naming the variable, which
-`manage.py` and `gunicorn.conf.py` print as one line.
+A `.env` next to `manage.py` is read when present; real environment variables win.
+A wrong value raises `ImproperlyConfigured` naming the variable (one line at start-up).
 """
 
 from __future__ import annotations
@@ -14,8 +12,16 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import boolean, database_url, integer, network, number, secret_key
-from config.log import logging_config
+from config.env import (
+    boolean,
+    choice,
+    database_url,
+    integer,
+    network,
+    number,
+    secret_key,
+)
+from config.log import LOG_LEVELS, logging_config
 from config.pool import check_connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -46,10 +52,13 @@ INSTALLED_APPS = [
     "config.apps.ProjectConfig",
     # Sign-in lockouts: failed attempts in PostgreSQL.
     "axes",
+    "corsheaders",
 ]
 
 MIDDLEWARE = [
     "config.middleware.NoStoreApiMiddleware",
+    # Before anything that may answer: preflights get their CORS headers.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "accounts.sessions.SessionMiddleware",
@@ -81,10 +90,7 @@ TEMPLATES = [
     },
 ]
 
-# --- Database ----------------------------------------------------------------------
-# Django's native psycopg pool. The architecture's SQLAlchemy numbers map to it as
-# pool_size 5 -> min_size 5, pool_size + max_overflow 10 -> max_size 15, pre_ping ->
-# a health check of each connection as it leaves the pool.
+# --- Database: Django's psycopg pool, 5 to 15 connections a process -------------
 
 DB_POOL_MIN_SIZE = integer("DB_POOL_MIN_SIZE", 5)
 DB_POOL_MAX_SIZE = integer("DB_POOL_MAX_SIZE", 15)
@@ -117,10 +123,8 @@ DATABASES = {
         },
     },
 }
-# Behind PgBouncer in transaction mode (docker-compose.yml's `web`), nothing may
-# outlive a transaction. Server-side cursors (QuerySet.iterator()) would: they are
-# off, direct or not, so that the app runs one way everywhere. Prepared statements
-# are off already (Django's psycopg default). See the README.
+# Behind PgBouncer's transaction mode nothing may outlive a transaction: no
+# server-side cursors, direct or not (prepared statements are off by default).
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -132,34 +136,42 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "signin.backends.UserBackend",
 ]
-# bcrypt (12 rounds, Django's default) first, as the architecture requires; the
-# others stay only so that old hashes are upgraded at the next login.
+# bcrypt (12 rounds) first; the others only upgrade old hashes at the next login.
 PASSWORD_HASHERS = [
     "signin.hashers.BoundedBCryptSHA256PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
+# NIST SP 800-63B: a minimum length, no maximum, no composition rules.
+PASSWORD_MIN_LENGTH = integer("DJANGO_PASSWORD_MIN_LENGTH", 12, minimum=8)
+_DJANGOS = "django.contrib.auth.password_validation"
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": f"django.contrib.auth.password_validation.{name}"}
-    for name in (
-        "UserAttributeSimilarityValidator",
-        "MinimumLengthValidator",
-        "CommonPasswordValidator",
-        "NumericPasswordValidator",
-    )
+    {"NAME": f"{_DJANGOS}.UserAttributeSimilarityValidator"},
+    {
+        "NAME": f"{_DJANGOS}.MinimumLengthValidator",
+        "OPTIONS": {"min_length": PASSWORD_MIN_LENGTH},
+    },
+    {"NAME": f"{_DJANGOS}.CommonPasswordValidator"},
+    {"NAME": "accounts.password_validation.UsernamePartsValidator"},
 ]
 
 # --- Sessions and the API --------------------------------------------------------
-# Sessions live in the `sessions` table, tied to their user (accounts.sessions).
-# django.contrib.sessions is not installed: its django_session table would go
-# unused; accounts provides its clearsessions command.
+# Sessions live in the `sessions` table, tied to their user (accounts.sessions);
+# django.contrib.sessions is not installed (accounts has its clearsessions).
 SESSION_ENGINE = "accounts.sessions"
 # 8 hours by default: this platform holds counseling data.
 SESSION_COOKIE_AGE = integer("DJANGO_SESSION_COOKIE_AGE", 8 * 60 * 60, minimum=60)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-# Origins (scheme://host) of a frontend served elsewhere that may post to the API.
-CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# Origins (scheme://host) of a frontend served elsewhere that may call the API,
+# with its cookies (django-cors-headers, /api/ only); each is trusted for CSRF.
+CORS_ALLOWED_ORIGINS = env.list("DJANGO_CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOW_CREDENTIALS = True
+CORS_URLS_REGEX = r"^/api/"
+CSRF_TRUSTED_ORIGINS = [
+    *env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[]),
+    *CORS_ALLOWED_ORIGINS,
+]
 # /api/docs: on with debug, else only when asked for. Its static files come with
 # the `ninja` app, installed only then: every worker would otherwise import
 # pydantic at start (+12 MiB each) for a page production does not serve.
@@ -185,11 +197,9 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_USERNAME_CALLABLE = "signin.lockout.lockout_username"
 AXES_CLIENT_IP_CALLABLE = "accounts.clients.client_ip"
 AXES_LOCKOUT_CALLABLE = "signin.lockout.lockout_response"
-# A password hash takes a core for about 0.3 s (bcrypt, cost 12): at most this
-# many run at once in a worker process, one fewer than its threads, so that pages
-# always find a free thread. An attempt that waits longer than SIGNIN_HASH_WAIT
-# seconds for a slot gets a 503 with Retry-After (signin.hashers). Behind nginx
-# an instance gets 2 sign-ins at once at most (docker/nginx).
+# A bcrypt hash takes a core for about 0.3 s: at most threads less one a process,
+# so that pages always find a thread; past SIGNIN_HASH_WAIT seconds, 503
+# (signin.hashers). Behind nginx an instance gets 2 at once (docker/nginx).
 SIGNIN_HASH_SLOTS = integer(
     "DJANGO_SIGNIN_HASH_SLOTS", max(1, integer("GUNICORN_THREADS", 3) - 1)
 )
@@ -207,18 +217,15 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# WhiteNoise serves the collected files (`collectstatic`) from gunicorn, compressed
-# and with far-future caching of their hashed names; before `collectstatic`, the
-# apps' own files under their plain names (config/storage.py).
+# WhiteNoise serves the collected files, compressed and cached for ever; before
+# `collectstatic`, the apps' own files under their plain names (config/storage.py).
 WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "staticfiles.json").exists()
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "config.storage.StaticFilesStorage"},
 }
 
-# --- HTTPS ---------------------------------------------------------------------
-# Production-safe by default; `make run` and the tests serve plain HTTP on loopback
-# and turn these off. The probes stay on plain HTTP (health.probes).
+# --- HTTPS: production-safe defaults; `make run` and the tests turn them off -----
 
 SECURE_SSL_REDIRECT = boolean("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = integer("DJANGO_SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
@@ -234,15 +241,9 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = boolean(
 if boolean("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# --- Logging ---------------------------------------------------------------------
-# One line per event on stdout, where gunicorn's and the container's logs go;
-# tracebacks stay attached to their event. No password or hash reaches the log.
+# --- Logging: one line per event on stdout, never a secret (config/log.py) --------
 
-LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO").upper()
-if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-    raise ImproperlyConfigured(
-        "DJANGO_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
-    )
+LOG_LEVEL = choice("DJANGO_LOG_LEVEL", "INFO", LOG_LEVELS)
 # Each SQL statement and its duration on the log, for development; never in
 # production. Parameters go through the same redaction as every log line.
 SQL_ECHO = boolean("DJANGO_SQL_ECHO", default=False)

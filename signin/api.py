@@ -19,6 +19,7 @@ from ninja.security import django_auth
 from ninja.utils import check_csrf
 
 from accounts.models import Session
+from accounts.sessions import UserBlocked
 from signin.schemas import (
     Credentials,
     CsrfOut,
@@ -56,6 +57,12 @@ def sign_in(request, credentials: Credentials):
     if user is None:
         return Status(HTTPStatus.UNAUTHORIZED, INVALID)
     login(request, user)
+    try:
+        request.session.save()
+    except UserBlocked:
+        # Blocked between the password check and the session's row.
+        request.session.flush()
+        return Status(HTTPStatus.UNAUTHORIZED, INVALID)
     return user
 
 

@@ -207,8 +207,9 @@ class TestActionPermissions:
         admin = User.objects.create_superuser("\\corp\\root", password="root-pass-1")
         response = act(client, "block", [admin, students[0]])
         assert list(User.objects.filter(is_blocked=True)) == [students[0]]
-        assert "Only a superuser can block or unblock a superuser." in messages_of(
-            response
+        assert (
+            "Only a superuser can block or unblock staff or a superuser."
+            in messages_of(response)
         )
 
     def test_nobody__blocks_themselves(self, admin_client, students):
@@ -352,3 +353,94 @@ class TestEnglishOnly:
         assert translation.gettext("Run") == "Run"
         assert on == off
         assert "Select this object for an action - \\uni\\adoe" in off[0]
+
+
+class TestStaffCannotBecomeEachOther:
+    """A non-superuser with every user permission still cannot touch staff."""
+
+    PERMISSIONS = ("view_user", "change_user", "delete_user")
+
+    @pytest.fixture(params=["staff", "superuser"])
+    def target(self, request, db):
+        from accounts.tests.test_sessions import sign_in
+
+        user = User.objects.create_user(
+            "\\corp\\colleague",
+            password="colleague pass 1",
+            is_staff=True,
+            is_superuser=request.param == "superuser",
+        )
+        sign_in(Client(), "\\corp\\colleague", "colleague pass 1")
+        return user
+
+    def unchanged(self, target):
+        fresh = User.objects.get(pk=target.pk)
+        assert fresh.check_password("colleague pass 1")
+        assert not fresh.is_blocked
+        assert fresh.sessions.exists()
+        assert fresh.username == "\\corp\\colleague"
+
+    def test_change_page__post_is_403(self, staff_client, target):
+        client = staff_client(*self.PERMISSIONS)
+        response = client.post(
+            f"{CHANGELIST}{target.pk}/change/",
+            {"username": "\\corp\\renamed", "is_blocked": "on", "is_staff": "on"},
+        )
+        assert response.status_code == HTTPStatus.FORBIDDEN
+        self.unchanged(target)
+
+    @pytest.mark.parametrize("method", ["get", "post"])
+    def test_password_page__is_403(self, staff_client, target, method):
+        client = staff_client(*self.PERMISSIONS)
+        body = {"password1": "take over pass 1", "password2": "take over pass 1"}
+        response = getattr(client, method)(
+            f"{CHANGELIST}{target.pk}/password/", body if method == "post" else None
+        )
+        assert response.status_code == HTTPStatus.FORBIDDEN
+        self.unchanged(target)
+
+    def test_delete_page__is_403(self, staff_client, target):
+        client = staff_client(*self.PERMISSIONS)
+        response = client.post(f"{CHANGELIST}{target.pk}/delete/", {"post": "yes"})
+        assert response.status_code == HTTPStatus.FORBIDDEN
+        self.unchanged(target)
+
+    @pytest.mark.parametrize("action", ["block", "end_all_sessions"])
+    def test_actions__leave_them_alone(self, staff_client, target, students, action):
+        client = staff_client(*self.PERMISSIONS)
+        act(client, action, [target, students[0]])
+        self.unchanged(target)
+
+    def test_unblock__leaves_a_blocked_one_blocked(self, staff_client, target):
+        User.objects.filter(pk=target.pk).update(is_blocked=True)
+        act(staff_client(*self.PERMISSIONS), "unblock", [target])
+        assert User.objects.get(pk=target.pk).is_blocked
+
+    def test_delete_selected__deletes_none_of_them(self, staff_client, target):
+        client = staff_client(*self.PERMISSIONS)
+        client.post(
+            CHANGELIST,
+            {
+                "action": "delete_selected",
+                "_selected_action": [str(target.pk)],
+                "post": "yes",
+            },
+        )
+        self.unchanged(target)
+
+    def test_students__stay_theirs_to_manage(self, staff_client, students):
+        client = staff_client(*self.PERMISSIONS)
+        response = client.post(
+            f"{CHANGELIST}{students[0].pk}/password/",
+            {"password1": "a new pass phrase", "password2": "a new pass phrase"},
+        )
+        assert response.status_code == HTTPStatus.FOUND
+        assert User.objects.get(pk=students[0].pk).check_password("a new pass phrase")
+
+    def test_a_superuser__may_set_a_staff_password(self, admin_client, target):
+        response = admin_client.post(
+            f"{CHANGELIST}{target.pk}/password/",
+            {"password1": "a new pass phrase", "password2": "a new pass phrase"},
+        )
+        assert response.status_code == HTTPStatus.FOUND
+        assert User.objects.get(pk=target.pk).check_password("a new pass phrase")

@@ -334,3 +334,76 @@ class TestNoStore:
     def test_sign_in__says_no_store_success_or_not(self, frontend):
         assert "no-store" in frontend.sign_in()["Cache-Control"]
         assert "no-store" in frontend.sign_in(password="wrong")["Cache-Control"]
+
+
+class TestCors:
+    """A frontend on an allowed origin calls the API with its cookies; no other."""
+
+    ALLOWED = "https://app.example.edu"
+    REFUSED = "https://evil.example.com"
+
+    @pytest.fixture(autouse=True)
+    def allowed(self, settings):
+        settings.CORS_ALLOWED_ORIGINS = [self.ALLOWED]
+        settings.CSRF_TRUSTED_ORIGINS = [self.ALLOWED]
+
+    def preflight(self, origin, path="/api/auth/login"):
+        return Client().options(
+            path,
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type, x-csrftoken",
+            },
+        )
+
+    def test_preflight__from_an_allowed_origin(self, db):
+        response = self.preflight(self.ALLOWED)
+        assert response.status_code == HTTPStatus.OK
+        assert response["Access-Control-Allow-Origin"] == self.ALLOWED
+        assert response["Access-Control-Allow-Credentials"] == "true"
+        allowed = response["Access-Control-Allow-Headers"].lower()
+        assert {"content-type", "x-csrftoken"} <= set(allowed.split(", "))
+        assert "POST" in response["Access-Control-Allow-Methods"]
+
+    def test_preflight__from_another_origin_gets_no_grant(self, db):
+        response = self.preflight(self.REFUSED)
+        assert "Access-Control-Allow-Origin" not in response
+        assert "Access-Control-Allow-Credentials" not in response
+
+    def test_preflight__outside_the_api_gets_no_grant(self, db):
+        response = self.preflight(self.ALLOWED, path="/admin/login/")
+        assert "Access-Control-Allow-Origin" not in response
+
+    @pytest.mark.parametrize(("origin", "granted"), [(ALLOWED, True), (REFUSED, False)])
+    def test_credentialed_sign_in_and_me(self, user, origin, granted):
+        client = Client(enforce_csrf_checks=True, headers={"Origin": origin})
+        token = client.get("/api/auth/csrf").json()["csrf_token"]
+        response = client.post(
+            "/api/auth/login",
+            json.dumps({"username": "\\uni\\jsmith", "password": PASSWORD}),
+            content_type=JSON,
+            headers={"X-CSRFToken": token, "Origin": origin},
+        )
+        # Django's CSRF check refuses an untrusted origin; the browser would
+        # not have let the frontend read the answer either.
+        assert response.status_code == (
+            HTTPStatus.OK if granted else HTTPStatus.FORBIDDEN
+        )
+        me = client.get("/api/auth/me", headers={"Origin": origin})
+        assert ("Access-Control-Allow-Origin" in me) is granted
+        if granted:
+            assert me["Access-Control-Allow-Origin"] == origin
+            assert me["Access-Control-Allow-Credentials"] == "true"
+            assert me.status_code == HTTPStatus.OK
+
+    def test_default__allows_no_origin(self, monkeypatch):
+        from tests.test_settings import load_settings
+
+        loaded = load_settings(monkeypatch)
+        assert loaded["CORS_ALLOWED_ORIGINS"] == []
+        loaded = load_settings(
+            monkeypatch, DJANGO_CORS_ALLOWED_ORIGINS=f"{self.ALLOWED},https://b.edu"
+        )
+        assert loaded["CORS_ALLOWED_ORIGINS"] == [self.ALLOWED, "https://b.edu"]
+        assert self.ALLOWED in loaded["CSRF_TRUSTED_ORIGINS"]
