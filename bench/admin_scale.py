@@ -101,9 +101,9 @@ def _measure(context, users, url, env, database) -> dict:
     app = Gunicorn(env)
     nginx = Nginx(f"127.0.0.1:{app.port}")
     try:
-        cookie = _sign_in(nginx.port)
+        cookie = _sign_in(nginx)
         figures = {
-            name: _time(nginx.port, context, database, path, cookie)
+            name: _time(nginx, context, database, path, cookie)
             for name, path in pages.items()
         }
     finally:
@@ -147,30 +147,34 @@ def rows(report: dict) -> list[Row]:
     return out
 
 
-def _request(port, method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+def _request(nginx, method, path, body=None, headers=None):
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", nginx.port, timeout=30, context=nginx.tls_context()
+    )
     try:
         conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
-        response.read()
+        response.body = response.read()
         return response
     finally:
         conn.close()
 
 
-def _sign_in(port) -> str:
-    response = _request(port, "GET", "/api/auth/csrf")
+def _sign_in(nginx) -> str:
+    response = _request(nginx, "GET", "/api/auth/csrf")
     csrf = response.getheader("Set-Cookie").split(";")[0]
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request("GET", "/api/auth/csrf", headers={"Cookie": csrf})
-    token = json.loads(conn.getresponse().read())["csrf_token"]
-    conn.close()
+    token = json.loads(response.body)["csrf_token"]
     response = _request(
-        port,
+        nginx,
         "POST",
         "/api/auth/login",
         json.dumps({"username": ADMIN, "password": PASSWORD}),
-        {"Content-Type": "application/json", "X-CSRFToken": token, "Cookie": csrf},
+        {
+            "Content-Type": "application/json",
+            "X-CSRFToken": token,
+            "Cookie": csrf,
+            "Origin": nginx.origin,
+        },
     )
     assert response.status == 200, response.status
     session = [
@@ -181,15 +185,15 @@ def _sign_in(port) -> str:
     return session[0]
 
 
-def _time(port, context, database, path, cookie) -> dict:
+def _time(nginx, context, database, path, cookie) -> dict:
     headers = {"Cookie": cookie}
     for _ in range(2):
-        status = _request(port, "GET", path, headers=headers).status
+        status = _request(nginx, "GET", path, headers=headers).status
     before = _sql(context, database)
     seconds = []
     for _ in range(TIMES):
         started = time.monotonic()
-        status = _request(port, "GET", path, headers=headers).status
+        status = _request(nginx, "GET", path, headers=headers).status
         seconds.append(time.monotonic() - started)
     after = _sql(context, database)
     return {

@@ -66,9 +66,7 @@ def run(context, args) -> dict:
         for name in ("health", "ceiling")
     }
     urls = {name: target.url("/health") for name, target in targets.items()}
-    urls |= {
-        name: f"http://127.0.0.1:{proxy.port}/health" for name, proxy in proxies.items()
-    }
+    urls |= {name: proxy.url("/health") for name, proxy in proxies.items()}
     try:
         for url in urls.values():
             _wrk(context.wrk, url, args.warmup, args.connections)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import json
 import socket
+import ssl
 import threading
 import time
 
@@ -42,25 +43,26 @@ def run(context, args) -> dict:
     app = Gunicorn({**context.env, "DJANGO_TRUSTED_PROXIES": "127.0.0.1"})
     nginx = Nginx(f"127.0.0.1:{app.port}")
     try:
-        token, cookie = _csrf(nginx.port)
+        edge = (nginx.port, nginx.tls_context())
+        token, cookie = _csrf(edge)
         stop = threading.Event()
         probes = {"nginx": [], "probe_port": []}
         legit: list[tuple[float | None, int | None]] = []
         helpers = [
-            threading.Thread(target=_probe, args=(nginx.port, stop, probes["nginx"])),
+            threading.Thread(target=_probe, args=(edge, stop, probes["nginx"])),
             threading.Thread(
-                target=_probe, args=(app.probe_port, stop, probes["probe_port"])
+                target=_probe, args=((app.probe_port, None), stop, probes["probe_port"])
             ),
-            threading.Thread(target=_legit, args=(nginx.port, stop, legit)),
+            threading.Thread(target=_legit, args=(edge, stop, legit)),
         ]
         for helper in helpers:
             helper.start()
-        flood = _flood(nginx.port, args.flood_duration, token, cookie)
+        flood = _flood(edge, args.flood_duration, token, cookie)
         stop.set()
         for helper in helpers:
             helper.join()
         slow = _slow_clients(app.probe_port)
-        locked = _locked_attempts(nginx.port, token, cookie)
+        locked = _locked_attempts(edge, token, cookie)
     finally:
         nginx.stop()
         app.stop()
@@ -207,10 +209,13 @@ def _exchange(sock: socket.socket, request: bytes) -> tuple[int, dict, bytes]:
     return int(lines[0].split()[1]), headers, body
 
 
-def _connect(port: int, source: str, timeout: float = 10) -> socket.socket:
-    return socket.create_connection(
+def _connect(
+    port: int, source: str, timeout: float = 10, tls: ssl.SSLContext | None = None
+) -> socket.socket:
+    sock = socket.create_connection(
         ("127.0.0.1", port), timeout=timeout, source_address=(source, 0)
     )
+    return tls.wrap_socket(sock, server_hostname="127.0.0.1") if tls else sock
 
 
 def _request(method, path, body=b"", headers=None) -> bytes:
@@ -227,17 +232,20 @@ def _login(username: str, password: str, token: str, cookie: str) -> bytes:
         "Content-Type": "application/json",
         "X-CSRFToken": token,
         "Cookie": cookie,
+        # As a browser's, for Django's CSRF check over HTTPS (Host: 127.0.0.1).
+        "Origin": "https://127.0.0.1",
     }
     return _request("POST", "/api/auth/login", body, headers)
 
 
-def _csrf(port: int, source: str = LEGIT_ADDRESS) -> tuple[str, str]:
-    with _connect(port, source) as sock:
+def _csrf(edge, source: str = LEGIT_ADDRESS) -> tuple[str, str]:
+    port, tls = edge
+    with _connect(port, source, tls=tls) as sock:
         _, headers, body = _exchange(sock, _request("GET", "/api/auth/csrf"))
     return json.loads(body)["csrf_token"], headers["set-cookie"].split(";")[0]
 
 
-def _flood(port: int, seconds: int, token: str, cookie: str) -> dict:
+def _flood(edge, seconds: int, token: str, cookie: str) -> dict:
     """Post wrong passwords from CONNECTIONS connections for `seconds`."""
     names = [f"\\flood\\user{n}" for n in range(1, USERS + 1)]
     names += [f"\\flood\\ghost{n}" for n in range(1, USERS + 1)]
@@ -253,7 +261,7 @@ def _flood(port: int, seconds: int, token: str, cookie: str) -> dict:
         n = number
         while time.monotonic() < deadline:
             try:
-                sock = sock or _connect(port, source)
+                sock = sock or _connect(edge[0], source, tls=edge[1])
                 status, headers, _ = _exchange(sock, requests[n % len(requests)])
             except OSError:
                 errors += 1
@@ -291,29 +299,31 @@ def _flood(port: int, seconds: int, token: str, cookie: str) -> dict:
     }
 
 
-def _get(port: int, path: str, source: str = "127.0.0.1") -> tuple[float, int | None]:
+def _get(edge, path: str, source: str = "127.0.0.1") -> tuple[float, int | None]:
     """GET `path` on a new connection, as a load balancer probes; (ms, status)."""
+    port, tls = edge
     started = time.monotonic()
     try:
-        with _connect(port, source, timeout=5) as sock:
+        with _connect(port, source, timeout=5, tls=tls) as sock:
             status, _, _ = _exchange(sock, _request("GET", path))
     except OSError:
         status = None
     return (time.monotonic() - started) * 1000, status
 
 
-def _probe(port: int, stop: threading.Event, out: list) -> None:
+def _probe(edge, stop: threading.Event, out: list) -> None:
     while not stop.wait(0.2):
-        out.append(_get(port, "/health"))
+        out.append(_get(edge, "/health"))
 
 
-def _legit(port: int, stop: threading.Event, out: list) -> None:
-    token, cookie = _csrf(port)
+def _legit(edge, stop: threading.Event, out: list) -> None:
+    port, tls = edge
+    token, cookie = _csrf(edge)
     request = _login(LEGIT, PASSWORD, token, cookie)
     while not stop.wait(1.0):
         started = time.monotonic()
         try:
-            with _connect(port, LEGIT_ADDRESS) as sock:
+            with _connect(port, LEGIT_ADDRESS, tls=tls) as sock:
                 status, _, _ = _exchange(sock, request)
             out.append((time.monotonic() - started, status))
         except OSError:
@@ -340,7 +350,7 @@ def _slow_clients(port: int) -> list[tuple[float, int | None]]:
     samples = []
     deadline = time.monotonic() + SLOW_SECONDS
     while time.monotonic() < deadline:
-        samples.append(_get(port, "/health"))
+        samples.append(_get((port, None), "/health"))
         time.sleep(0.2)
     stop.set()
     for client in clients:
@@ -348,13 +358,14 @@ def _slow_clients(port: int) -> list[tuple[float, int | None]]:
     return samples
 
 
-def _locked_attempts(port, token, cookie, attempts: int = 50):
+def _locked_attempts(edge, token, cookie, attempts: int = 50):
     """Lock out one username, then time attempts at it from fresh addresses."""
+    port, tls = edge
     request = _login("\\flood\\user1", "wrong password", token, cookie)
     timed = []
     for n in range(attempts):
         started = time.monotonic()
-        with _connect(port, f"127.0.1.{n + 1}") as sock:
+        with _connect(port, f"127.0.1.{n + 1}", tls=tls) as sock:
             status, _, _ = _exchange(sock, request)
         timed.append(((time.monotonic() - started) * 1000, status))
     return timed[10:]  # the first failures, before the lockout, hash

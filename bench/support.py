@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import string
 import subprocess
 import sys
@@ -281,7 +282,9 @@ class Nginx:
     """Debian's nginx serving the repository's template in front of `upstream`.
 
     The template is rendered as the nginx image renders it (plain variable
-    substitution); only the paths of nginx's own files differ from the image's.
+    substitution), with a self-signed pair from `make tls-cert`; only the paths
+    of nginx's own files differ from the image's. `port` is HTTPS, `http_port`
+    plain HTTP (the probes, and redirects).
     """
 
     TEMPLATE = ROOT / "docker" / "nginx" / "templates" / "default.conf.template"
@@ -289,9 +292,24 @@ class Nginx:
     def __init__(self, upstream: str, **variables: str) -> None:
         self.prefix = Path(tempfile.mkdtemp(prefix="nginx-"))
         self.prefix.chmod(0o755)
-        self.port = free_port()
+        self.port, self.http_port = free_port(), free_port()
+        tls = self.prefix / "tls"
+        subprocess.run(
+            ["make", "--no-print-directory", "-s", "tls-cert", f"TLS_DIR={tls}"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        self.certificate = tls / "fullchain.pem"
         site = string.Template(self.TEMPLATE.read_text()).safe_substitute(
-            APP_UPSTREAM=upstream, NGINX_LISTEN=f"127.0.0.1:{self.port}", **variables
+            {
+                "APP_UPSTREAM": upstream,
+                "NGINX_LISTEN": f"127.0.0.1:{self.http_port}",
+                "NGINX_LISTEN_TLS": f"127.0.0.1:{self.port}",
+                "NGINX_REAL_IP_FROM": "127.0.0.1/32",
+                "NGINX_TLS_DIR": str(tls),
+                **variables,
+            }
         )
         (self.prefix / "site.conf").write_text(site)
         (self.prefix / "nginx.conf").write_text(
@@ -321,12 +339,24 @@ http {{
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 10
-        while not _accepts(self.port):
+        while not (_accepts(self.port) and _accepts(self.http_port)):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 log = (self.prefix / "error.log").read_text()[-2000:]
                 self.stop()
                 raise RuntimeError(f"nginx did not start: {log}")
             time.sleep(0.05)
+
+    def tls_context(self) -> ssl.SSLContext:
+        """A client's TLS settings that trust this nginx's self-signed pair."""
+        return ssl.create_default_context(cafile=str(self.certificate))
+
+    @property
+    def origin(self) -> str:
+        """What a browser sends as Origin: Django's CSRF check over HTTPS wants it."""
+        return f"https://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return f"{self.origin}{path}"
 
     def request(
         self,
@@ -336,11 +366,21 @@ http {{
         headers=None,
         source="127.0.0.1",
         timeout=10.0,
+        tls=True,
     ) -> tuple[int, str, float, http.client.HTTPResponse]:
         """Return (status, body text, seconds taken, response), from `source`."""
-        conn = http.client.HTTPConnection(
-            "127.0.0.1", self.port, timeout=timeout, source_address=(source, 0)
-        )
+        if tls:
+            conn = http.client.HTTPSConnection(
+                "127.0.0.1",
+                self.port,
+                timeout=timeout,
+                source_address=(source, 0),
+                context=self.tls_context(),
+            )
+        else:
+            conn = http.client.HTTPConnection(
+                "127.0.0.1", self.http_port, timeout=timeout, source_address=(source, 0)
+            )
         started = time.monotonic()
         try:
             conn.request(method, path, body=body, headers=headers or {})

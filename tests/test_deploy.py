@@ -246,9 +246,32 @@ class TestComposeFile:
             assert service["security_opt"] == ["no-new-privileges:true"]
         assert "cap_add" not in compose["services"]["web"]
 
-    def test_proxy_header__defaults_as_in_env_example(self, compose):
-        env = compose["services"]["web"]["environment"]
-        assert env["DJANGO_SECURE_PROXY_SSL_HEADER"].endswith(":-false}")
+    def test_web__trusts_nginx_alone_which_terminates_tls(self, compose):
+        web = compose["services"]["web"]["environment"]
+        nginx = compose["services"]["nginx"]
+        assert web["DJANGO_SECURE_PROXY_SSL_HEADER"] == "true"
+        address = nginx["networks"]["default"]["ipv4_address"]
+        assert web["DJANGO_TRUSTED_PROXIES"] == f"{address}/32"
+        assert nginx["environment"]["NGINX_LISTEN_TLS"] == "443"
+        assert nginx["environment"]["NGINX_TLS_DIR"] == "/etc/nginx/tls"
+        assert any(v.endswith(":/etc/nginx/tls:ro") for v in nginx["volumes"])
+
+    def test_nginx_template__variables_are_the_compose_ones(self, compose):
+        """Every ${NAME} of the template is set in compose, and listed in the README."""
+        template = (ROOT / "docker/nginx/templates/default.conf.template").read_text()
+        names = set(re.findall(r"\$\{([A-Z_]+)\}", template))
+        assert names == {
+            "APP_UPSTREAM",
+            "NGINX_LISTEN",
+            "NGINX_LISTEN_TLS",
+            "NGINX_REAL_IP_FROM",
+            "NGINX_TLS_DIR",
+        }
+        assert names <= set(compose["services"]["nginx"]["environment"])
+        readme = (ROOT / "README.md").read_text()
+        assert all(f"| `{name}` |" in readme for name in names)
+
+    def test_env_example__keeps_the_proxy_header_off_outside_compose(self):
         assert (
             "DJANGO_SECURE_PROXY_SSL_HEADER=false"
             in (ROOT / ".env.example").read_text()

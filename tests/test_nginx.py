@@ -1,9 +1,11 @@
-"""docker/nginx in front of gunicorn, with Debian's nginx: slow clients, limits, IPs."""
+"""docker/nginx in front of gunicorn, with Debian's nginx: TLS, slow clients, limits,
+the real client address."""
 
 from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -51,7 +53,8 @@ def csrf_headers(nginx) -> dict[str, str]:
     """Return the JSON and CSRF headers a sign-in needs, as a frontend sends them."""
     _, body, _, response = nginx.request("/api/auth/csrf", source="127.0.0.99")
     cookie = response.getheader("Set-Cookie").split(";")[0]
-    return {**JSON, "X-CSRFToken": json.loads(body)["csrf_token"], "Cookie": cookie}
+    token = json.loads(body)["csrf_token"]
+    return {**JSON, "X-CSRFToken": token, "Cookie": cookie, "Origin": nginx.origin}
 
 
 def sign_ins(nginx, sources):
@@ -79,7 +82,8 @@ def test_slowloris__does_not_delay_probes_or_the_admin(nginx, measure):
     stop = threading.Event()
 
     def slow_client():
-        with socket.create_connection(("127.0.0.1", nginx.port)) as sock:
+        raw = socket.create_connection(("127.0.0.1", nginx.port))
+        with nginx.tls_context().wrap_socket(raw, server_hostname="127.0.0.1") as sock:
             for byte in b"GET /admin/login/ HTTP/1.1\r\nHost: x\r\nX-Slow: yes\r\n":
                 if stop.is_set():
                     return
@@ -198,6 +202,7 @@ def test_app__sees_the_real_client_address(nginx, app):
             **JSON,
             "X-CSRFToken": token,
             "Cookie": csrf_cookie,
+            "Origin": nginx.origin,
             "X-Forwarded-For": "6.6.6.6",
         },
         source="127.0.0.2",
@@ -206,3 +211,115 @@ def test_app__sees_the_real_client_address(nginx, app):
     with psycopg.connect(url) as conn:
         ips = conn.execute("SELECT host(ip) FROM sessions").fetchall()
     assert ips == [("127.0.0.2",)]
+
+
+class TestTls:
+    def test_http__redirects_to_https_but_not_the_probes(self, nginx):
+        status, _, _, response = nginx.request("/admin/?x=1", tls=False)
+        assert status == HTTPStatus.MOVED_PERMANENTLY
+        assert response.getheader("Location") == "https://127.0.0.1/admin/?x=1"
+        for path in ("/health", "/health/live"):
+            assert nginx.request(path, tls=False)[0] == HTTPStatus.OK
+
+    @pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+    def test_tls_1_2_and_1_3__are_served(self, nginx, version):
+        context = nginx.tls_context()
+        context.minimum_version = context.maximum_version = ssl.TLSVersion[version]
+        with handshake(nginx, context) as sock:
+            assert sock.version() == version.replace("_", ".")
+
+    @pytest.mark.filterwarnings("ignore:ssl.TLSVersion:DeprecationWarning")
+    @pytest.mark.parametrize("version", ["TLSv1", "TLSv1_1"])
+    def test_older_protocols__are_refused_by_nginx(self, nginx, version):
+        context = nginx.tls_context()
+        # Let this client offer them, so that the refusal is nginx's.
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+        context.minimum_version = context.maximum_version = ssl.TLSVersion[version]
+        with pytest.raises(
+            ssl.SSLError, match=r"ALERT_PROTOCOL_VERSION|alert protocol"
+        ):
+            handshake(nginx, context)
+
+    @pytest.mark.parametrize(
+        "cipher", ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384"]
+    )
+    def test_weak_ciphers__are_refused_by_nginx(self, nginx, cipher):
+        """CBC suites of TLS 1.2: this client offers nothing else."""
+        context = nginx.tls_context()
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(cipher)
+        with pytest.raises(ssl.SSLError, match=r"HANDSHAKE_FAILURE|handshake failure"):
+            handshake(nginx, context)
+
+
+def handshake(nginx, context):
+    raw = socket.create_connection(("127.0.0.1", nginx.port), timeout=5)
+    try:
+        return context.wrap_socket(raw, server_hostname="127.0.0.1")
+    except BaseException:
+        raw.close()
+        raise
+
+
+FRONT_PROXY = "127.0.0.3"
+
+
+@pytest.fixture(scope="module")
+def fronted(throwaway_postgres, collected_static):
+    # Redirects to HTTPS unless the app hears the client used it.
+    app = serve_with_admin(
+        throwaway_postgres,
+        "nginx_fronted",
+        PASSWORD,
+        DJANGO_TRUSTED_PROXIES="127.0.0.1",
+        DJANGO_SECURE_SSL_REDIRECT="true",
+        DJANGO_SECURE_PROXY_SSL_HEADER="true",
+    )
+    proxy = Nginx(f"127.0.0.1:{app.port}", NGINX_REAL_IP_FROM=f"{FRONT_PROXY}/32")
+    yield proxy, throwaway_postgres.url("nginx_fronted")
+    proxy.stop()
+    app.stop()
+
+
+class TestRealClientBehindAFrontProxy:
+    """NGINX_REAL_IP_FROM names the front proxy; only its X-Forwarded-For counts."""
+
+    PROXY = FRONT_PROXY
+
+    def sign_in_from(self, nginx, source, forwarded_for):
+        headers = csrf_headers(nginx)
+        body = json.dumps({"username": "\\corp\\admin", "password": PASSWORD})
+        status, text, _, _ = nginx.request(
+            "/api/auth/login",
+            "POST",
+            body,
+            {**headers, "X-Forwarded-For": forwarded_for},
+            source=source,
+        )
+        assert status == HTTPStatus.OK, text
+
+    def addresses(self, url):
+        with psycopg.connect(url) as conn:
+            rows = conn.execute("SELECT host(ip) FROM sessions").fetchall()
+            conn.execute("DELETE FROM sessions")
+        return {ip for (ip,) in rows}
+
+    def test_through_the_front_proxy__the_forwarded_client(self, fronted):
+        nginx, url = fronted
+        self.sign_in_from(nginx, self.PROXY, "198.51.100.7, 203.0.113.9")
+        assert self.addresses(url) == {"203.0.113.9"}
+
+    def test_from_anyone_else__their_own_address(self, fronted):
+        nginx, url = fronted
+        self.sign_in_from(nginx, "127.0.0.4", "203.0.113.9")
+        assert self.addresses(url) == {"127.0.0.4"}
+
+    def test_forwarded_proto__believed_from_the_front_proxy_only(self, fronted):
+        nginx, _ = fronted
+        told_http = {"X-Forwarded-Proto": "http"}
+        # The front proxy says its client used plain HTTP: the app redirects.
+        proxied = nginx.request("/admin/login/", headers=told_http, source=self.PROXY)
+        assert proxied[0] == HTTPStatus.MOVED_PERMANENTLY
+        # Anyone else's word is replaced by nginx's own scheme, HTTPS.
+        direct = nginx.request("/admin/login/", headers=told_http, source="127.0.0.5")
+        assert direct[0] == HTTPStatus.OK
