@@ -9,12 +9,13 @@ import re
 import secrets
 import subprocess
 import sys
+from http import HTTPStatus
 
 import psycopg
 import pytest
 import yaml
 
-from bench.support import ROOT, SECRET_KEY, child_env, copy_project, manage
+from bench.support import ROOT, SECRET_KEY, Gunicorn, child_env, copy_project, manage
 from embedded_postgres.server import binaries
 
 # The Dockerfile's placeholder for its collectstatic step.
@@ -23,6 +24,7 @@ BUILD_KEY = re.search(
 ).group(1)
 # Characters a URL would need percent-encoded, and a quote for the init script.
 APP_PASSWORD = "app p@ss:w/rd%?#'1"
+OWNER_PASSWORD = "owner p@ss:w/rd%?#'2"
 PRODUCTION = {
     "DJANGO_DEBUG": "false",
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
@@ -85,6 +87,8 @@ def initialised(throwaway_postgres):
         "POSTGRES_USER": "counseling",
         "POSTGRES_PASSWORD": server.password,
         "POSTGRES_DB": "counseling_platform",
+        "APP_DB_OWNER": "counseling_owner",
+        "APP_DB_OWNER_PASSWORD": OWNER_PASSWORD,
         "APP_DB_USER": "counseling_app",
         "APP_DB_PASSWORD": APP_PASSWORD,
     }
@@ -95,36 +99,112 @@ def initialised(throwaway_postgres):
     return server
 
 
+def _url(server, user):
+    """As the compose containers do: the URL without the password, PGPASSWORD."""
+    return f"postgresql://{user}@127.0.0.1:{server.port}/counseling_platform"
+
+
+@pytest.fixture(scope="module")
+def migrated(initialised):
+    """Migrate as the owner, as the compose `migrate` service does."""
+    result = manage(
+        "migrate",
+        "--noinput",
+        env={
+            "DATABASE_URL": _url(initialised, "counseling_owner"),
+            "PGPASSWORD": OWNER_PASSWORD,
+            **_secret(),
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    return initialised
+
+
 class TestInitScripts:
     """docker/postgres/initdb, run the way the postgres image runs it."""
 
     def url(self, server, user, password, database="counseling_platform"):
         return f"postgresql://{user}:{password}@127.0.0.1:{server.port}/{database}"
 
-    def test_app_role__has_least_privilege(self, initialised):
+    @pytest.mark.parametrize("role", ["counseling_owner", "counseling_app"])
+    def test_roles__have_least_privilege(self, initialised, role):
         with psycopg.connect(initialised.url("counseling_platform")) as conn:
             row = conn.execute(
                 "SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, "
-                "rolbypassrls, rolcanlogin FROM pg_roles "
-                "WHERE rolname = 'counseling_app'"
+                "rolbypassrls, rolcanlogin FROM pg_roles WHERE rolname = %s",
+                [role],
             ).fetchone()
         assert row == (False, False, False, False, False, True)
 
-    def test_app_role__can_run_the_migrations_and_serve(self, initialised):
-        """As the compose containers do: the URL without the password, PGPASSWORD."""
-        url = f"postgresql://counseling_app@127.0.0.1:{initialised.port}/counseling_platform"
+    url_without_password = staticmethod(lambda server, user: _url(server, user))
+
+    def runtime(self, server):
+        url = self.url_without_password(server, "counseling_app")
+        return psycopg.connect(url, password=APP_PASSWORD, autocommit=True)
+
+    def test_owner__owns_every_table(self, migrated):
+        with self.runtime(migrated) as conn:
+            owners = conn.execute(
+                "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchall()
+        assert owners == [("counseling_owner",)]
+
+    @pytest.mark.parametrize(
+        "statement",
+        [
+            "ALTER TABLE users DISABLE TRIGGER users_end_sessions",
+            "ALTER TABLE sessions DISABLE TRIGGER sessions_refuse_blocked_user",
+            "DROP TABLE sessions",
+            "DROP TRIGGER users_end_sessions ON users",
+            "TRUNCATE users CASCADE",
+            "CREATE TABLE public.squat (x int)",
+            "CREATE TEMPORARY TABLE squat (x int)",
+            "CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        ],
+    )
+    def test_runtime_role__can_change_no_schema(self, migrated, statement):
+        with (
+            self.runtime(migrated) as conn,
+            pytest.raises(psycopg.errors.InsufficientPrivilege),
+        ):
+            conn.execute(statement)
+
+    def test_runtime_role__signs_users_in_and_blocking_still_ends_sessions(
+        self, migrated
+    ):
+        url = self.url_without_password(migrated, "counseling_app")
+        env = {"DATABASE_URL": url, "PGPASSWORD": APP_PASSWORD, **_secret()}
         result = manage(
-            "migrate",
+            "createsuperuser",
             "--noinput",
-            env={"DATABASE_URL": url, "PGPASSWORD": APP_PASSWORD, **_secret()},
+            "--username",
+            "\\corp\\runtime",
+            env={**env, "DJANGO_SUPERUSER_PASSWORD": "runtime pass 123"},
         )
         assert result.returncode == 0, result.stderr
-        with psycopg.connect(url, password=APP_PASSWORD) as conn:
-            conn.execute(
-                "INSERT INTO users (username, password_hash) VALUES (%s, 'x')",
-                ["\\a\\b"],
+        app = Gunicorn({**env, "DJANGO_SECURE_SSL_REDIRECT": "false"})
+        try:
+            _, body, _ = app.get("/api/auth/csrf")
+            token = json.loads(body)["csrf_token"]
+            status, _, _ = app.get(
+                "/api/auth/login",
+                method="POST",
+                body=json.dumps(
+                    {"username": "\\corp\\runtime", "password": "runtime pass 123"}
+                ),
+                headers={
+                    "Content-Type": "application/json",
+                    "X-CSRFToken": token,
+                    "Cookie": f"csrftoken={token}",
+                },
             )
-            assert conn.execute("SELECT count(*) FROM users").fetchone() == (1,)
+        finally:
+            app.stop()
+        assert status == HTTPStatus.OK
+        with self.runtime(migrated) as conn:
+            assert conn.execute("SELECT count(*) FROM sessions").fetchone() == (1,)
+            conn.execute("UPDATE users SET is_blocked = true")
+            assert conn.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
 
     def test_others__cannot_connect_to_the_app_database(self, initialised):
         with pytest.raises(psycopg.OperationalError, match="permission denied"):
@@ -194,12 +274,15 @@ class TestComposeFile:
 
     def test_app_password__is_apart_from_the_url(self, compose):
         """libpq reads PGPASSWORD: a password needs no percent-encoding (#9)."""
-        for name in ("web", "migrate"):
+        roles = {
+            "web": ("APP_DB_USER", "APP_DB_PASSWORD"),
+            "migrate": ("APP_DB_OWNER", "APP_DB_OWNER_PASSWORD"),
+        }
+        for name, (role, password) in roles.items():
             env = compose["services"][name]["environment"]
-            assert "APP_DB_PASSWORD" not in env["DATABASE_URL"]
-            assert (
-                env["PGPASSWORD"] == "${APP_DB_PASSWORD:?set APP_DB_PASSWORD in .env}"
-            )
+            assert "PASSWORD" not in env["DATABASE_URL"]
+            assert f"${{{role}:?" in env["DATABASE_URL"]
+            assert env["PGPASSWORD"] == f"${{{password}:?set {password} in .env}}"
 
     def test_migrate__runs_once_before_web(self, compose):
         services = compose["services"]
