@@ -1,6 +1,6 @@
 """Settings, read once from the environment (listed in `.env.example` and the README).
 
-A `.env` next to `manage.py` is read when present; real environment variables win.
+A `.env` next to `manage.py` (or DJANGO_ENV_FILE) is read if present; real ones win.
 A wrong value raises `ImproperlyConfigured` naming the variable (one line at start-up).
 """
 
@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
     boolean,
@@ -20,6 +19,7 @@ from config.env import (
     network,
     number,
     secret_key,
+    sizes,
 )
 from config.log import LOG_LEVELS, logging_config
 from config.pool import check_connection
@@ -27,7 +27,9 @@ from config.pool import check_connection
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")
+# The test suite sets DJANGO_ENV_FILE empty: a developer's `.env` decides nothing.
+if env_file := env.str("DJANGO_ENV_FILE", default=str(BASE_DIR / ".env")):
+    environ.Env.read_env(env_file)
 
 # --- Core ------------------------------------------------------------------------
 
@@ -45,13 +47,11 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    # PostgreSQL's indexes and operations (the trigram index of accounts).
-    "django.contrib.postgres",
+    "django.contrib.postgres",  # the trigram index of accounts
     "health",
     "signin",
     "config.apps.ProjectConfig",
-    # Sign-in lockouts: failed attempts in PostgreSQL.
-    "axes",
+    "axes",  # sign-in lockouts: failed attempts in PostgreSQL
     "corsheaders",
 ]
 
@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "signin.devices.DeviceCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.UnavailableMiddleware",
@@ -92,13 +93,9 @@ TEMPLATES = [
 
 # --- Database: Django's psycopg pool, 5 to 15 connections a process -------------
 
-DB_POOL_MIN_SIZE = integer("DB_POOL_MIN_SIZE", 5)
-DB_POOL_MAX_SIZE = integer("DB_POOL_MAX_SIZE", 15)
-if DB_POOL_MIN_SIZE > DB_POOL_MAX_SIZE:
-    raise ImproperlyConfigured(
-        f"DB_POOL_MIN_SIZE ({DB_POOL_MIN_SIZE}) must not exceed "
-        f"DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE})"
-    )
+DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE = sizes(
+    "DB_POOL_MIN_SIZE", 5, "DB_POOL_MAX_SIZE", 15
+)
 # The pool waits 30 s by default: far too long for a request when the database is gone.
 DB_POOL_TIMEOUT = number("DB_POOL_TIMEOUT", 3.0, minimum=0.1)
 DB_CONNECT_TIMEOUT = integer("DB_CONNECT_TIMEOUT", 2)
@@ -192,6 +189,9 @@ SIGNIN_COOLOFF_SECONDS = integer("DJANGO_SIGNIN_COOLOFF_SECONDS", 900)
 AXES_COOLOFF_TIME = timedelta(seconds=SIGNIN_COOLOFF_SECONDS)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+# A signed-in browser's device cookie: its failures count apart (signin.devices).
+DEVICE_COOKIE_NAME = "device"
+DEVICE_COOKIE_AGE = integer("DJANGO_DEVICE_COOKIE_AGE", 180 * 24 * 60 * 60, minimum=60)
 # An attempt refused during a lockout does not extend it.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_USERNAME_CALLABLE = "signin.lockout.lockout_username"

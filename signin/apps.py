@@ -6,3 +6,7 @@ class SigninConfig(AppConfig):
 
     name = "signin"
     verbose_name = "Sign-in"
+
+    def ready(self) -> None:
+        # Connects the receiver that gives each signed-in browser its device cookie.
+        from signin import devices  # noqa: F401

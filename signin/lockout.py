@@ -14,13 +14,22 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
+from signin.devices import device_of
+
 MESSAGE = "too many failed sign-ins: try again later"
 
 
 def lockout_username(request: HttpRequest, credentials: dict | None) -> str:
-    """Count `\\UNI\\JSmith` and `\\uni\\jsmith` together, as sign-in finds both."""
+    """The key axes counts a sign-in's failures under, for its username.
+
+    `\\UNI\\JSmith` and `\\uni\\jsmith` count together, as sign-in finds both.
+    A browser with a device cookie for that username counts apart, under the
+    cookie's device (signin.devices): the username's lockout is not its own.
+    """
     username = (credentials or {}).get("username") or request.POST.get("username", "")
-    return str(username).upper()
+    username = str(username).upper()
+    device = device_of(request, username)
+    return f"{username} (device {device})" if device else username
 
 
 def lockout_response(

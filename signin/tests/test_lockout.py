@@ -7,6 +7,7 @@ from http import HTTPStatus
 
 import pytest
 from axes.models import AccessAttempt
+from django.core import signing
 from django.core.wsgi import get_wsgi_application
 from django.test import Client, RequestFactory
 
@@ -219,3 +220,82 @@ class TestBoundedHasher:
         application = serve_probes(get_wsgi_application())
         assert call(application, "GET", "/health")[0] == HTTPStatus.OK
         assert Client().get("/api/auth/csrf").status_code == HTTPStatus.OK
+
+
+def attempt_from_device(device, password=PASSWORD, ip="192.0.2.50", username=None):
+    """Sign in from a browser holding the device cookie `device` (or none)."""
+    client = Client(REMOTE_ADDR=ip)
+    if device:
+        client.cookies["device"] = device
+    return client.post(
+        "/api/auth/login",
+        json.dumps({"username": username or "\\uni\\jsmith", "password": password}),
+        content_type="application/json",
+    )
+
+
+class TestDeviceCookies:
+    """OWASP's device cookies: nobody can lock a student out of their own devices."""
+
+    @pytest.fixture
+    def device(self, user):
+        response = attempt_from_device(None)
+        assert response.status_code == HTTPStatus.OK
+        return response.cookies["device"].value
+
+    def test_sign_in__gives_a_signed_httponly_cookie_naming_the_user(
+        self, user, settings
+    ):
+        response = attempt_from_device(None)
+        cookie = response.cookies["device"]
+        assert cookie["httponly"] is True
+        assert cookie["samesite"] == "Lax"
+        assert cookie["max-age"] == settings.DEVICE_COOKIE_AGE
+        assert PASSWORD not in cookie.value
+        data = signing.loads(cookie.value, salt="signin.devices")
+        assert data["user"] == "\\UNI\\JSMITH"
+
+    def test_secure__with_secure_cookies(self, user, settings):
+        settings.SESSION_COOKIE_SECURE = True
+        assert attempt_from_device(None).cookies["device"]["secure"] is True
+
+    def test_failed_sign_in__gives_none(self, user):
+        response = attempt_from_device(None, password="wrong password")
+        assert "device" not in response.cookies
+
+    def test_victims_device__signs_in_while_the_username_is_locked(self, device):
+        fail(LIMIT, ips=[f"198.51.100.{n}" for n in range(1, LIMIT + 1)])
+        elsewhere = attempt_from_device(None, ip="203.0.113.77")
+        assert elsewhere.status_code == HTTPStatus.TOO_MANY_REQUESTS
+        assert attempt_from_device(device).status_code == HTTPStatus.OK
+
+    def test_a_device__locks_itself_out_not_the_user(self, device, counted_hashes):
+        for n in range(LIMIT):
+            attempt_from_device(device, password="wrong", ip=f"198.51.100.{n + 1}")
+        counted_hashes.calls = 0
+        locked = attempt_from_device(device, ip="203.0.113.5")
+        assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
+        assert counted_hashes.calls == 0
+        other = attempt_from_device(None, ip="203.0.113.6")
+        assert other.status_code == HTTPStatus.OK
+
+    @pytest.mark.parametrize("kind", ["another user's", "tampered", "expired"])
+    def test_other_cookies__count_as_none(self, device, settings, kind):
+        cookie = {
+            "another user's": signing.dumps(
+                {"user": "\\UNI\\MALLORY", "device": "x"}, salt="signin.devices"
+            ),
+            "tampered": device[:-2] + ("AA" if not device.endswith("AA") else "BB"),
+            "expired": device,
+        }[kind]
+        if kind == "expired":
+            settings.DEVICE_COOKIE_AGE = -1
+        fail(LIMIT, ips=[f"198.51.100.{n}" for n in range(1, LIMIT + 1)])
+        status = attempt_from_device(cookie, ip="203.0.113.8").status_code
+        assert status == HTTPStatus.TOO_MANY_REQUESTS
+
+    def test_per_address_lockout__still_applies_to_a_device(self, device):
+        for n in range(LIMIT):
+            attempt(f"\\uni\\guess{n}", ip="192.0.2.66")
+        locked = attempt_from_device(device, ip="192.0.2.66")
+        assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
