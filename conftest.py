@@ -1,5 +1,7 @@
-"""Point the test suite at a real PostgreSQL 16: `DATABASE_URL_TEST` (environment or
-`.env`) when set, else a throwaway embedded server that lives for the session.
+"""Point the test suite at a real PostgreSQL 16: `DATABASE_URL_TEST` from the
+environment when set, else a throwaway embedded server that lives for the session.
+The developer's `.env` (the one `make run` writes, or compose's) is never read:
+DJANGO_ENV_FILE is empty for the suite and every process it starts.
 
 pytest-django reads the settings before it loads conftest files when
 DJANGO_SETTINGS_MODULE is in the pytest configuration; so it is set here instead,
@@ -8,17 +10,15 @@ after DATABASE_URL, and pytest-django finishes the set-up in its pytest_configur
 
 import contextlib
 import os
-from pathlib import Path
 from urllib.parse import quote
 
-import environ
 import pytest
 from django.conf import settings as django_settings
 
 from bench.support import SECRET_KEY
 from embedded_postgres import EmbeddedPostgres
 
-environ.Env.read_env(Path(__file__).parent / ".env")
+os.environ["DJANGO_ENV_FILE"] = ""
 os.environ.setdefault("DJANGO_SECRET_KEY", SECRET_KEY)
 # Django's test client speaks plain HTTP; tests of the HTTPS settings set them.
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")

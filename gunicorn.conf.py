@@ -131,6 +131,16 @@ def on_starting(server) -> None:
     _probe["listener"] = listener
 
 
+def when_ready(server) -> None:
+    """Say where the site is once gunicorn listens: a request now waits, never fails."""
+    for listener in server.LISTENERS:
+        print(
+            f"Serving on {listener}/ (admin: /admin/, health: /health; the probes "
+            f"also on http://{probe_bind}/health). Ctrl-C stops.",
+            flush=True,
+        )
+
+
 def post_worker_init(worker) -> None:
     """Serve the probe port from a thread of this worker, once Django is set up."""
     from health.server import serve

@@ -33,7 +33,8 @@ def child_env(**extra: str) -> dict[str, str]:
     that checks configuration must see only what its test sets.
     """
     base = {k: v for k, v in os.environ.items() if not k.startswith(PROJECT_PREFIXES)}
-    return {**base, **extra}
+    # Nor from a developer's `.env` (config/settings.py reads DJANGO_ENV_FILE).
+    return {**base, "DJANGO_ENV_FILE": "", **extra}
 
 
 def manage(*args: str, env: dict[str, str], timeout: float = 120):

@@ -48,6 +48,14 @@ def integer(name: str, default: int, *, minimum: int = 1) -> int:
     return value
 
 
+def sizes(low: str, low_default: int, high: str, high_default: int) -> tuple[int, int]:
+    """Read a range of whole numbers from two variables: `low` up to `high`."""
+    least, most = integer(low, low_default), integer(high, high_default)
+    if least > most:
+        raise ImproperlyConfigured(f"{low} ({least}) must not exceed {high} ({most})")
+    return least, most
+
+
 def number(name: str, default: float, *, minimum: float) -> float:
     """Read a finite number of at least `minimum`."""
     try:

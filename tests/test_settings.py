@@ -24,10 +24,15 @@ GOOD = {
 }
 
 
-def run(args, env, cwd=ROOT):
+def run(args, env, cwd=ROOT, *, dotenv=False):
+    """Run a child with `env`; with `dotenv`, as a developer's shell would (no
+    DJANGO_ENV_FILE), so that a `.env` in `cwd` is read."""
+    env = child_env(**{**GOOD, **env})
+    if dotenv:
+        del env["DJANGO_ENV_FILE"]
     return subprocess.run(
         [sys.executable, *args],
-        env=child_env(**{**GOOD, **env}),
+        env=env,
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -321,12 +326,15 @@ class TestDotEnv:
     ]
 
     def test_dotenv__is_read_when_present(self, project):
-        result = run(self.PRINT_HOSTS, {}, cwd=project)
+        result = run(self.PRINT_HOSTS, {}, cwd=project, dotenv=True)
         assert result.stdout.strip() == "['from-dotenv.example']", result.stderr
 
     def test_environment__wins_over_dotenv(self, project):
         result = run(
-            self.PRINT_HOSTS, {"DJANGO_ALLOWED_HOSTS": "a.example,b.example"}, project
+            self.PRINT_HOSTS,
+            {"DJANGO_ALLOWED_HOSTS": "a.example,b.example"},
+            project,
+            dotenv=True,
         )
         assert result.stdout.strip() == "['a.example', 'b.example']", result.stderr
 
@@ -417,3 +425,40 @@ def test_iterator__keeps_no_server_side_cursor_open():
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_cursors")
         assert cursor.fetchone() == (0,)
+
+
+class TestSuiteIgnoresTheDevelopersDotEnv:
+    """`make run`'s `.env`, a copy of `.env.example`, or one naming a test server
+    nobody started: the suite's settings (DJANGO_ENV_FILE empty) read none."""
+
+    PRINT = [
+        "manage.py",
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; "
+        "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.ALLOWED_HOSTS)",
+    ]
+
+    @pytest.mark.parametrize(
+        "dotenv",
+        [
+            "DJANGO_SECURE_SSL_REDIRECT=false\nDJANGO_SECURE_HSTS_SECONDS=0\n"
+            "DJANGO_ALLOWED_HOSTS=from-dotenv.example\n",
+            (ROOT / ".env.example").read_text(),
+            "DATABASE_URL_TEST=postgresql://u:p@127.0.0.1:1/nobody\n"
+            "DJANGO_ALLOWED_HOSTS=from-dotenv.example\n",
+        ],
+        ids=["make-run", "env-example", "test-server"],
+    )
+    def test_child_of_the_suite__reads_no_dotenv(self, tmp_path, dotenv):
+        copy_project(tmp_path)
+        (tmp_path / ".env").write_text(dotenv)
+        result = run(self.PRINT, {}, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == (
+            "True 31536000 ['localhost', '127.0.0.1', '[::1]']"
+        )
+
+    def test_the_suite_itself__runs_with_dotenv_off(self):
+        assert os.environ["DJANGO_ENV_FILE"] == ""
