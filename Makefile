@@ -18,7 +18,7 @@ PYTHON ?= $(shell \
     [ -x "$$c/bin/python3" ] && echo "$$c/bin/python3" && exit; \
   done)
 
-.PHONY: help run manage unlock test lint bench tls-cert clean
+.PHONY: help run manage unlock db-url dbshell test lint bench tls-cert clean
 
 help:
 	@echo "make run                 serve on http://127.0.0.1:\$$PORT/ (8000), with an embedded PostgreSQL 16"
@@ -26,6 +26,7 @@ help:
 	@echo "                         make manage createsuperuser; options after --:"
 	@echo "                         make manage -- check --deploy (or ARGS=\"check --deploy\")"
 	@echo "make unlock USER='\\uni\\admin' (or IP=192.0.2.1)   clear a sign-in lockout"
+	@echo "make db-url / dbshell    make run's database (127.0.0.1:54329, EMBEDDED_PG_PORT)"
 	@echo "make test                lint, migrations check, the test suite"
 	@echo "make lint                fix what ruff can (import order, formatting)"
 	@echo "make bench               the benchmarks (bench/), in the production shape"
@@ -51,6 +52,18 @@ MANAGE_ARGS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
 endif
 manage: $(VENV)/.installed-run .env
 	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) manage.py $(MANAGE_ARGS) $(ARGS)
+
+# make run's database, from other tools: `make db-url` prints its URL (the password
+# only with SHOW_PASSWORD=1) while make run runs; `make dbshell` opens psql on it.
+db-url: $(VENV)/.installed-run .env
+	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) -c '\
+	import os, sys; from urllib.parse import urlsplit; u = urlsplit(os.environ["DATABASE_URL"]); \
+	show = os.environ.get("SHOW_PASSWORD") == "1"; \
+	print(os.environ["DATABASE_URL"] if show else u._replace(netloc=f"{u.username}@{u.hostname}:{u.port}").geturl()); \
+	show or print("password: in .pgdata/password (SHOW_PASSWORD=1 prints it); reachable while make run runs", file=sys.stderr)'
+
+dbshell: $(VENV)/.installed-run .env
+	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) manage.py dbshell
 
 # A locked-out user (a superuser, say) gets back in: make unlock USER='\uni\admin',
 # or an address: make unlock IP=192.0.2.1 (django-axes' own commands).

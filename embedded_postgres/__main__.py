@@ -3,8 +3,10 @@
     python -m embedded_postgres [--data DIR | --throwaway] [--port N] -- COMMAND...
 
 DATABASE_URL from the environment or `.env` wins; otherwise the server in DIR (default
-`.pgdata/`) is started, COMMAND runs with DATABASE_URL pointing at it, and the server
-is stopped when COMMAND ends, Ctrl-C included.
+`.pgdata/`) is started on 127.0.0.1, port EMBEDDED_PG_PORT (54329) unless --port says
+otherwise, COMMAND runs with DATABASE_URL pointing at it (and the server's own
+binaries, psql included, first on PATH), and the server is stopped when COMMAND ends,
+Ctrl-C included. A throwaway server takes any free port.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ import psycopg
 
 from config.pool import category
 from embedded_postgres.server import EmbeddedPostgres, EmbeddedPostgresError
+
+# make run's server: one port a checkout, so that psql and IDEs find it again.
+DEFAULT_PORT = 54329
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Using DATABASE_URL from {source}.", file=sys.stderr)
         return _run(command)
 
+    if args.port is None and not args.throwaway:
+        value = os.environ.get("EMBEDDED_PG_PORT", str(DEFAULT_PORT))
+        if not value.isdigit() or not 0 < int(value) < 65536:
+            print(
+                "EMBEDDED_PG_PORT must be a port number (1 to 65535)", file=sys.stderr
+            )
+            return 1
+        args.port = int(value)
     try:
         with _server(args) as server:
             print(
@@ -54,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"(data in {server.root}).",
                 file=sys.stderr,
             )
-            return _run(command, DATABASE_URL=server.url())
+            return _run(
+                command,
+                DATABASE_URL=server.url(),
+                PATH=f"{server.bin}{os.pathsep}{os.environ.get('PATH', '')}",
+            )
     except EmbeddedPostgresError as exc:
         print(f"embedded PostgreSQL: {exc}", file=sys.stderr)
         return 1

@@ -173,7 +173,7 @@ class EmbeddedPostgres:
         elif port_in_use(self.port):
             raise EmbeddedPostgresError(
                 f"port {self.port} on 127.0.0.1 is already in use: stop what "
-                "listens there or choose another port"
+                "listens there or choose another port (EMBEDDED_PG_PORT=...)"
             )
         result = self._run(
             self.bin / "pg_ctl",

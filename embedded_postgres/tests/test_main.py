@@ -62,3 +62,59 @@ class TestUnreachableDatabaseUrl:
         result = run_main(tmp_path, DATABASE_URL=database_url)
         assert result.returncode == 0, result.stderr
         assert result.stderr.strip() == "Using DATABASE_URL from the environment."
+
+
+class TestPort:
+    """make run's server listens on one port a checkout: EMBEDDED_PG_PORT (54329)."""
+
+    def run(self, cwd, *command, **env):
+        return subprocess.run(
+            [sys.executable, "-m", "embedded_postgres", "--data", "pg", "--", *command],
+            cwd=cwd,
+            env=child_env(PYTHONPATH=str(ROOT), **env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def test_default__is_54329(self):
+        from embedded_postgres.__main__ import DEFAULT_PORT
+
+        assert DEFAULT_PORT == 54329
+
+    def test_the_variable__picks_it_and_psql_is_on_path(self, tmp_path):
+        port = free_port()
+        result = self.run(
+            tmp_path,
+            "bash",
+            "-c",
+            'echo "$DATABASE_URL"; psql "$DATABASE_URL" -Atc "SHOW port"',
+            EMBEDDED_PG_PORT=str(port),
+        )
+        assert result.returncode == 0, result.stderr
+        url, shown = result.stdout.split()
+        assert f"@127.0.0.1:{port}/" in url
+        assert shown == str(port)
+
+    def test_taken__one_line_naming_the_variable(self, tmp_path):
+        import socket
+
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            port = holder.getsockname()[1]
+            result = self.run(tmp_path, "true", EMBEDDED_PG_PORT=str(port))
+        assert result.returncode == 1
+        assert result.stderr.strip().splitlines()[-1] == (
+            f"embedded PostgreSQL: port {port} on 127.0.0.1 is already in use: stop "
+            "what listens there or choose another port (EMBEDDED_PG_PORT=...)"
+        )
+
+    @pytest.mark.parametrize("value", ["abc", "0", "70000"])
+    def test_malformed__one_line(self, tmp_path, value):
+        result = self.run(tmp_path, "true", EMBEDDED_PG_PORT=value)
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            "EMBEDDED_PG_PORT must be a port number (1 to 65535)"
+        )
