@@ -67,6 +67,19 @@ def redact(text: str) -> str:
     return text
 
 
+def _redact_traceback(text: str) -> list[str]:
+    """Redact a traceback's lines but its source lines: code is not a secret.
+
+    A source line follows its `File "...", line N` line; redacting it by key
+    name turned Django's `request_csrf_token = ...` into `********`.
+    """
+    lines = text.split("\n")
+    return [
+        line if n and lines[n - 1].lstrip().startswith('File "') else redact(line)
+        for n, line in enumerate(lines)
+    ]
+
+
 def escape_controls(text: str) -> str:
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
@@ -90,7 +103,7 @@ class RedactSecretsFilter(logging.Filter):
         if record.exc_text:
             # Line breaks of a traceback stay; OneLineFormatter folds them.
             record.exc_text = "\n".join(
-                escape_controls(line) for line in redact(record.exc_text).split("\n")
+                escape_controls(line) for line in _redact_traceback(record.exc_text)
             )
         return True
 

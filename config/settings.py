@@ -189,11 +189,11 @@ SIGNIN_COOLOFF_SECONDS = integer("DJANGO_SIGNIN_COOLOFF_SECONDS", 900)
 AXES_COOLOFF_TIME = timedelta(seconds=SIGNIN_COOLOFF_SECONDS)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+AXES_SENSITIVE_PARAMETERS = []  # log who and where (passwords are always masked)
 # A signed-in browser's device cookie: its failures count apart (signin.devices).
 DEVICE_COOKIE_NAME = "device"
 DEVICE_COOKIE_AGE = integer("DJANGO_DEVICE_COOKIE_AGE", 180 * 24 * 60 * 60, minimum=60)
-# An attempt refused during a lockout does not extend it.
-AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused try extends nothing
 AXES_USERNAME_CALLABLE = "signin.lockout.lockout_username"
 AXES_CLIENT_IP_CALLABLE = "accounts.clients.client_ip"
 AXES_LOCKOUT_CALLABLE = "signin.lockout.lockout_response"

@@ -50,6 +50,39 @@ class TestLogging:
         assert output.count("\n") == 1
         assert "Traceback" in output  # kept, on the same line
 
+    @pytest.mark.django_db
+    def test_axes_lines__name_who_and_where_never_the_password(self, stdout_log, user):
+        from django.test import Client
+
+        Client(REMOTE_ADDR="192.0.2.44").post(
+            "/api/auth/login",
+            {"username": "\\uni\\jsmith", "password": "Wr0ng-Secret-99"},
+            content_type="application/json",
+        )
+        output = stdout_log.getvalue()
+        assert "AXES" in output
+        assert 'username: "\\UNI\\JSMITH"' in output
+        assert "192.0.2.44" in output
+        assert "Wr0ng-Secret-99" not in output
+        assert 'ip_address: "192.0.2.44"' in output
+
+    def test_a_traceback__keeps_its_source_lines_and_hides_secrets(self, stdout_log):
+        def fail(secret):
+            csrf_token = secret
+            raise ValueError(f"token={csrf_token} password={secret}")  # kept
+
+        secret = "-".join(["Sup3r", "Secret"])  # not in any source line
+        try:
+            fail(secret)
+        except ValueError:
+            logging.getLogger("tests").exception("it failed")
+        output = stdout_log.getvalue()
+        assert 'raise ValueError(f"token={csrf_token} password={secret}")  # kept' in (
+            output
+        )
+        assert "Sup3r-Secret" not in output
+        assert "token=******** password=********" in output
+
     def test_password_hashes_and_settings__are_redacted(self, stdout_log, user):
         logger = logging.getLogger("tests")
         logger.error("user %s has %s", user.username, user.password)
