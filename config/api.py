@@ -5,6 +5,7 @@ from http import HTTPStatus
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from config.middleware import ServiceBusy
 from signin.api import router as auth_router
@@ -38,3 +39,38 @@ def too_big(request, exc):
         {"error": "request body too large"},
         status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     )
+
+
+# Every error of the API has one shape: {"error": "<short message>"}, and for
+# invalid input "fields" naming each bad field (never the value sent). Errors
+# raised before the API (Django's 404, 405, 400) get it from ApiErrorsMiddleware.
+CSRF_REFUSED = "CSRF token missing or incorrect"
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request, exc):
+    return api.create_response(
+        request, {"error": "authentication required"}, status=HTTPStatus.UNAUTHORIZED
+    )
+
+
+@api.exception_handler(ValidationError)
+def invalid(request, exc):
+    fields = {}
+    for error in exc.errors:
+        # ("body", "credentials", "username"): the parameter, then its field.
+        where = [str(part) for part in error.get("loc", ())][1:]
+        name = ".".join(where[1:]) if len(where) > 1 else "body"
+        fields.setdefault(name, error.get("msg", "invalid"))
+    return api.create_response(
+        request,
+        {"error": "invalid input", "fields": fields},
+        status=HTTPStatus.UNPROCESSABLE_ENTITY,
+    )
+
+
+@api.exception_handler(HttpError)
+def refused(request, exc):
+    # ninja's own CSRF refusal and the sign-in's say the same.
+    message = CSRF_REFUSED if exc.status_code == HTTPStatus.FORBIDDEN else str(exc)
+    return api.create_response(request, {"error": message}, status=exc.status_code)

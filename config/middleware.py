@@ -7,7 +7,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import add_never_cache_headers
 
 logger = logging.getLogger(__name__)
@@ -66,4 +66,35 @@ class NoStoreApiMiddleware:
         response = self.get_response(request)
         if request.path_info.startswith("/api/"):
             add_never_cache_headers(response)
+        return response
+
+
+class ApiErrorsMiddleware:
+    """Answer every error under /api/ in the API's shape, whoever raised it.
+
+    Django's own 404, 405, 400 (a malformed multipart body) and this module's
+    503 are HTML or text; a client of the API gets `{"error": ...}` instead,
+    with the same status and Allow or Retry-After.
+    """
+
+    KEPT = ("Allow", "Retry-After")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        kind = response.get("Content-Type", "")
+        if (
+            request.path_info.startswith("/api/")
+            and response.status_code >= HTTPStatus.BAD_REQUEST
+            and not kind.startswith("application/json")
+        ):
+            answer = JsonResponse(
+                {"error": response.reason_phrase.lower()}, status=response.status_code
+            )
+            for header in self.KEPT:
+                if header in response:
+                    answer[header] = response[header]
+            return answer
         return response

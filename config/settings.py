@@ -57,8 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.NoStoreApiMiddleware",
-    # Before anything that may answer: preflights get their CORS headers.
-    "corsheaders.middleware.CorsMiddleware",
+    "config.middleware.ApiErrorsMiddleware",
+    "corsheaders.middleware.CorsMiddleware",  # first to answer a preflight
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "accounts.sessions.SessionMiddleware",

@@ -25,6 +25,7 @@ from signin.schemas import (
     CsrfOut,
     EndedOut,
     ErrorOut,
+    InvalidOut,
     SessionOut,
     UserOut,
 )
@@ -33,14 +34,34 @@ router = Router(tags=["auth"])
 INVALID = {"error": "invalid credentials"}
 
 
-@router.get("/csrf", response=CsrfOut)
+# The errors each call may answer besides its own, all in the one shape
+# (config/api.py): documented in OpenAPI, operation by operation.
+ANY = {
+    code: ErrorOut
+    for code in (
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+    )
+}
+SIGNED_IN = {**ANY, HTTPStatus.UNAUTHORIZED: ErrorOut}
+CHANGES = {**SIGNED_IN, HTTPStatus.FORBIDDEN: ErrorOut}
+
+
+@router.get("/csrf", response={HTTPStatus.OK: CsrfOut, **ANY})
 def csrf(request):
     """Set the CSRF cookie and return its token, for the `X-CSRFToken` header."""
     return {"csrf_token": get_token(request)}
 
 
 @router.post(
-    "/login", response={HTTPStatus.OK: UserOut, HTTPStatus.UNAUTHORIZED: ErrorOut}
+    "/login",
+    response={
+        HTTPStatus.OK: UserOut,
+        **CHANGES,
+        HTTPStatus.BAD_REQUEST: ErrorOut,
+        HTTPStatus.UNPROCESSABLE_ENTITY: InvalidOut,
+        HTTPStatus.TOO_MANY_REQUESTS: ErrorOut,
+    },
 )
 def sign_in(request, credentials: Credentials):
     """Sign in; the session key is rotated. Any failure is the same 401.
@@ -66,19 +87,25 @@ def sign_in(request, credentials: Credentials):
     return user
 
 
-@router.post("/logout", auth=django_auth, response={HTTPStatus.NO_CONTENT: None})
+@router.post(
+    "/logout", auth=django_auth, response={HTTPStatus.NO_CONTENT: None, **CHANGES}
+)
 def sign_out(request):
     """Sign out: the session row is deleted."""
     logout(request)
     return Status(HTTPStatus.NO_CONTENT, None)
 
 
-@router.get("/me", auth=django_auth, response=UserOut)
+@router.get("/me", auth=django_auth, response={HTTPStatus.OK: UserOut, **SIGNED_IN})
 def me(request):
     return request.user
 
 
-@router.get("/sessions", auth=django_auth, response=list[SessionOut])
+@router.get(
+    "/sessions",
+    auth=django_auth,
+    response={HTTPStatus.OK: list[SessionOut], **SIGNED_IN},
+)
 def sessions(request):
     """List the caller's sessions that have not expired, the latest used first."""
     current = request.session.session_key
@@ -98,7 +125,12 @@ def sessions(request):
 @router.delete(
     "/sessions/{uuid:id}",
     auth=django_auth,
-    response={HTTPStatus.NO_CONTENT: None, HTTPStatus.NOT_FOUND: ErrorOut},
+    response={
+        HTTPStatus.NO_CONTENT: None,
+        HTTPStatus.NOT_FOUND: ErrorOut,
+        HTTPStatus.UNPROCESSABLE_ENTITY: InvalidOut,
+        **CHANGES,
+    },
 )
 def end_session(request, id: UUID):
     """End one of the caller's sessions; another user's is not found."""
@@ -112,7 +144,11 @@ def end_session(request, id: UUID):
     return Status(HTTPStatus.NO_CONTENT, None)
 
 
-@router.post("/sessions/end-others", auth=django_auth, response=EndedOut)
+@router.post(
+    "/sessions/end-others",
+    auth=django_auth,
+    response={HTTPStatus.OK: EndedOut, **CHANGES},
+)
 def end_other_sessions(request):
     """Sign out everywhere else: end every session of the caller's but this one."""
     ended, _ = (

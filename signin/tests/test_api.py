@@ -178,8 +178,9 @@ class TestBadInput:
         response = frontend.post("/api/auth/login", raw=raw)
         assert response.status_code == status, response.content
         if field is not None:
-            locations = [error["loc"][-1] for error in response.json()["detail"]]
-            assert field in locations
+            body = response.json()
+            assert body["error"] == "invalid input"
+            assert field in body["fields"]
         assert not Session.objects.exists()
 
     def test_ten_megabytes__is_a_413(self, frontend):
@@ -407,3 +408,85 @@ class TestCors:
         )
         assert loaded["CORS_ALLOWED_ORIGINS"] == [self.ALLOWED, "https://b.edu"]
         assert self.ALLOWED in loaded["CSRF_TRUSTED_ORIGINS"]
+
+
+class TestOneErrorShape:
+    """Every error of the API is {"error": ...}, documented in OpenAPI."""
+
+    def test_401__when_signed_out(self, frontend):
+        for path in ("/api/auth/me", "/api/auth/sessions"):
+            response = frontend.get(path)
+            assert response.status_code == HTTPStatus.UNAUTHORIZED
+            assert response.json() == {"error": "authentication required"}
+
+    def test_403__both_csrf_refusals_say_the_same(self, frontend):
+        frontend.sign_in()
+        client = frontend.client
+        body = json.dumps({"username": "\\uni\\jsmith", "password": PASSWORD})
+        login = client.post("/api/auth/login", body, content_type=JSON)
+        logout = client.post("/api/auth/logout")
+        assert login.status_code == logout.status_code == HTTPStatus.FORBIDDEN
+        assert (
+            login.json()
+            == logout.json()
+            == {"error": "CSRF token missing or incorrect"}
+        )
+
+    @pytest.mark.parametrize(
+        ("method", "path", "status", "error"),
+        [
+            ("get", "/api/nowhere", HTTPStatus.NOT_FOUND, "not found"),
+            (
+                "get",
+                "/api/auth/login",
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                "method not allowed",
+            ),
+        ],
+    )
+    def test_django_errors_under_the_api__are_json(
+        self, db, method, path, status, error
+    ):
+        response = getattr(Client(), method)(path)
+        assert response.status_code == status
+        assert response["Content-Type"] == "application/json"
+        assert response.json() == {"error": error}
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            assert "POST" in response["Allow"]
+
+    def test_multipart_without_boundary__is_a_json_400(self, frontend):
+        frontend.sign_in()
+        response = frontend.client.post(
+            "/api/auth/sessions/end-others",
+            b"x",
+            content_type="multipart/form-data",
+            headers={"X-CSRFToken": frontend.token},
+        )
+        assert response.status_code == HTTPStatus.BAD_REQUEST
+        assert set(response.json()) == {"error"}
+
+    def test_422__names_the_fields_never_the_values(self, frontend):
+        secret = "Sup3r-Secret-" + "x" * 5000
+        response = frontend.post(
+            "/api/auth/login", {"username": ["\\uni\\jsmith"], "password": secret}
+        )
+        assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+        body = response.json()
+        assert body["error"] == "invalid input"
+        assert set(body["fields"]) == {"username", "password"}
+        assert "Sup3r-Secret" not in response.content.decode()
+
+    def test_openapi__documents_each_operations_errors(self, db):
+        paths = Client().get("/api/openapi.json").json()["paths"]
+
+        def codes(path, method):
+            return set(paths[path][method]["responses"])
+
+        assert {"401", "403", "413", "422", "429", "503"} <= codes(
+            "/api/auth/login", "post"
+        )
+        assert {"401", "503"} <= codes("/api/auth/me", "get")
+        assert {"401", "503"} <= codes("/api/auth/sessions", "get")
+        assert {"401", "403"} <= codes("/api/auth/logout", "post")
+        assert {"401", "403", "404"} <= codes("/api/auth/sessions/{id}", "delete")
+        assert {"401", "403"} <= codes("/api/auth/sessions/end-others", "post")
