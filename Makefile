@@ -144,6 +144,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-local.txt requirements-dev
 	  echo "DJANGO_SECURE_SSL_REDIRECT=false"; \
 	  echo "DJANGO_SECURE_COOKIES=false"; \
 	  echo "DJANGO_SECURE_HSTS_SECONDS=0"; \
+	  echo "DJANGO_API_DOCS=true"; \
 	} > $@
 	@echo "Wrote .env for local use, with a new DJANGO_SECRET_KEY."
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import django_auth
 
 from config.middleware import ServiceBusy
 from signin.api import router as auth_router
@@ -13,6 +14,10 @@ from signin.api import router as auth_router
 api = NinjaAPI(
     title="Counseling platform API",
     version="1",
+    # Signed in, with the CSRF token for changes, unless an operation says
+    # auth=None: a new app's calls are protected by default, and the docs'
+    # "Try it out" sends the token (ninja adds it when the API's auth wants it).
+    auth=django_auth,
     urls_namespace="api",
     openapi_url="/openapi.json",
     # Off in production unless DJANGO_API_DOCS asks for it.

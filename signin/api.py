@@ -11,11 +11,11 @@ from http import HTTPStatus
 from uuid import UUID
 
 from django.contrib.auth import authenticate, login, logout
+from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.utils import timezone
 from ninja import Router, Status
 from ninja.errors import HttpError
-from ninja.security import django_auth
 from ninja.utils import check_csrf
 
 from accounts.models import Session
@@ -47,7 +47,7 @@ SIGNED_IN = {**ANY, HTTPStatus.UNAUTHORIZED: ErrorOut}
 CHANGES = {**SIGNED_IN, HTTPStatus.FORBIDDEN: ErrorOut}
 
 
-@router.get("/csrf", response={HTTPStatus.OK: CsrfOut, **ANY})
+@router.get("/csrf", auth=None, response={HTTPStatus.OK: CsrfOut, **ANY})
 def csrf(request):
     """Set the CSRF cookie and return its token, for the `X-CSRFToken` header."""
     return {"csrf_token": get_token(request)}
@@ -55,6 +55,7 @@ def csrf(request):
 
 @router.post(
     "/login",
+    auth=None,
     response={
         HTTPStatus.OK: UserOut,
         **CHANGES,
@@ -63,12 +64,13 @@ def csrf(request):
         HTTPStatus.TOO_MANY_REQUESTS: ErrorOut,
     },
 )
-def sign_in(request, credentials: Credentials):
+def sign_in(request, credentials: Credentials, response: HttpResponse):
     """Sign in; the session key is rotated. Any failure is the same 401.
 
     A wrong password, an unknown user and a blocked user are answered alike, and
     Django's backend hashes the password for an unknown user too, so neither the
-    answer nor its timing tells which accounts exist.
+    answer nor its timing tells which accounts exist. Django rotates the CSRF
+    token at sign-in: the new one comes in the `X-CSRFToken` header.
     """
     if check_csrf(request) is not None:
         raise HttpError(HTTPStatus.FORBIDDEN, "CSRF token missing or incorrect")
@@ -84,26 +86,24 @@ def sign_in(request, credentials: Credentials):
         # Blocked between the password check and the session's row.
         request.session.flush()
         return Status(HTTPStatus.UNAUTHORIZED, INVALID)
+    response["X-CSRFToken"] = get_token(request)
     return user
 
 
-@router.post(
-    "/logout", auth=django_auth, response={HTTPStatus.NO_CONTENT: None, **CHANGES}
-)
+@router.post("/logout", response={HTTPStatus.NO_CONTENT: None, **CHANGES})
 def sign_out(request):
     """Sign out: the session row is deleted."""
     logout(request)
     return Status(HTTPStatus.NO_CONTENT, None)
 
 
-@router.get("/me", auth=django_auth, response={HTTPStatus.OK: UserOut, **SIGNED_IN})
+@router.get("/me", response={HTTPStatus.OK: UserOut, **SIGNED_IN})
 def me(request):
     return request.user
 
 
 @router.get(
     "/sessions",
-    auth=django_auth,
     response={HTTPStatus.OK: list[SessionOut], **SIGNED_IN},
 )
 def sessions(request):
@@ -124,7 +124,6 @@ def sessions(request):
 
 @router.delete(
     "/sessions/{uuid:id}",
-    auth=django_auth,
     response={
         HTTPStatus.NO_CONTENT: None,
         HTTPStatus.NOT_FOUND: ErrorOut,
@@ -146,7 +145,6 @@ def end_session(request, id: UUID):
 
 @router.post(
     "/sessions/end-others",
-    auth=django_auth,
     response={HTTPStatus.OK: EndedOut, **CHANGES},
 )
 def end_other_sessions(request):

@@ -313,6 +313,51 @@ class TestCookieAndDocs:
         )
         assert result.stdout.strip().splitlines()[-1] == str(status), result.stderr
 
+    def test_docs__carry_the_csrf_token_for_try_it_out(self, database_url):
+        """Swagger UI sends the page's token with every call, sign-in included."""
+        result = manage(
+            "shell",
+            "--no-imports",
+            "-c",
+            "import re; from django.test import Client;"
+            "page = Client().get('/api/docs').content.decode();"
+            'print(re.search(r\'data-csrf-token="([^"]*)"\', page).group(1));'
+            'print(re.search(r\'data-api-csrf="([^"]*)"\', page).group(1))',
+            env={
+                "DATABASE_URL": database_url,
+                "DJANGO_SECRET_KEY": SECRET_KEY,
+                "DJANGO_API_DOCS": "true",
+                "DJANGO_ALLOWED_HOSTS": "testserver",
+                "DJANGO_SECURE_SSL_REDIRECT": "false",
+            },
+        )
+        token, wanted = result.stdout.strip().splitlines()[-2:]
+        assert len(token) == 64, result.stderr
+        assert wanted == "true"
+
+
+class TestNewCsrfTokenAtSignIn:
+    def test_comes_in_a_header_and_works_for_the_next_change(self, user):
+        frontend = Frontend()
+        response = frontend.post(
+            "/api/auth/login", {"username": "\\uni\\jsmith", "password": PASSWORD}
+        )
+        assert response.status_code == HTTPStatus.OK
+        token = response["X-CSRFToken"]
+        assert token
+        assert token != frontend.token
+        logout = frontend.client.post(
+            "/api/auth/logout", headers={"X-CSRFToken": token}
+        )
+        assert logout.status_code == HTTPStatus.NO_CONTENT
+
+    def test_a_failed_sign_in__gives_none(self, user):
+        frontend = Frontend()
+        response = frontend.post(
+            "/api/auth/login", {"username": "\\uni\\jsmith", "password": "wrong"}
+        )
+        assert "X-CSRFToken" not in response
+
 
 class TestNoStore:
     """Every answer of the API is personal: no cache may keep it."""
