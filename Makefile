@@ -33,11 +33,23 @@ help:
 	@echo "make tls-cert            a self-signed pair for the compose route's HTTPS"
 	@echo "make clean               remove the virtualenv and generated files"
 
+# One line when the settings make run serves with redirect to HTTPS, which it does
+# not serve (a .env made for production, say).
+define HTTPS_WARNING
+import sys
+from config import settings
+if settings.SECURE_SSL_REDIRECT:
+    print(f"warning: DJANGO_SECURE_SSL_REDIRECT is on: http://127.0.0.1:{sys.argv[1]}/ "
+          "answers 301 to https://, which make run does not serve; see .env")
+endef
+export HTTPS_WARNING
+
 # gunicorn says "Serving on ..." once it listens (gunicorn.conf.py, when_ready).
 run: $(VENV)/.installed-run .env
 	@$(VPY) -m embedded_postgres --data .pgdata -- bash -c '\
 	  $(VPY) manage.py collectstatic --noinput --verbosity 0 && \
 	  $(VPY) manage.py migrate --noinput && \
+	  $(VPY) -c "$$HTTPS_WARNING" $(PORT) && \
 	  GUNICORN_BIND=127.0.0.1:$(PORT) GUNICORN_PROBE_BIND=$(PROBE_BIND) \
 	    exec $(VPY) -m gunicorn --config gunicorn.conf.py'
 
@@ -96,8 +108,8 @@ test: $(VENV)/.installed-dev
 	  $(VPY) -m embedded_postgres --throwaway -- \
 	  $(VPY) manage.py makemigrations --check --dry-run
 	@if command -v docker-compose >/dev/null; then \
-	  echo "docker-compose --env-file .env.example config -q"; \
-	  docker-compose --env-file .env.example config -q; \
+	  echo "docker-compose --env-file .env.compose.example config -q"; \
+	  docker-compose --env-file .env.compose.example config -q; \
 	else \
 	  echo "docker-compose not found: docker-compose.yml NOT validated (apt-get install docker-compose)."; \
 	fi

@@ -282,7 +282,9 @@ class TestComposeFile:
             env = compose["services"][name]["environment"]
             assert "PASSWORD" not in env["DATABASE_URL"]
             assert f"${{{role}:?" in env["DATABASE_URL"]
-            assert env["PGPASSWORD"] == f"${{{password}:?set {password} in .env}}"
+            assert env["PGPASSWORD"] == (
+                f"${{{password}:?set {password} in .env.compose}}"
+            )
 
     def test_migrate__runs_once_before_web(self, compose):
         services = compose["services"]
@@ -361,13 +363,24 @@ class TestComposeFile:
         )
 
     def test_env_example__names_the_app_role_in_database_url(self):
-        values = dict(
-            line.split("=", 1)
-            for line in (ROOT / ".env.example").read_text().splitlines()
-            if line and not line.startswith("#")
+        local, compose = (
+            dict(
+                line.split("=", 1)
+                for line in (ROOT / name).read_text().splitlines()
+                if line and not line.startswith("#")
+            )
+            for name in (".env.example", ".env.compose.example")
         )
-        user = values["DATABASE_URL"].split("//")[1].split(":")[0]
-        assert user == values["APP_DB_USER"] != values["POSTGRES_USER"]
+        user = local["DATABASE_URL"].split("//")[1].split(":")[0]
+        assert user == compose["APP_DB_USER"] != compose["POSTGRES_USER"]
+
+    def test_one_env_file_per_route(self, tmp_path):
+        """make run's .env and compose's .env.compose live side by side."""
+        compose = (ROOT / "docker-compose.yml").read_text()
+        assert "in .env}" not in compose
+        example = (ROOT / ".env.compose.example").read_text()
+        assert "\nDATABASE_URL=" not in example  # compose builds its own
+        assert "POSTGRES_USER" not in (ROOT / ".env.example").read_text()
 
 
 class TestImage:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bench.support import ROOT
+from bench.support import ROOT, SECRET_KEY, child_env
 from tests.test_settings import load_settings
 
 
@@ -46,3 +46,35 @@ def test_dotenv__serves_plain_http_locally_with_debug_off(dotenv, monkeypatch):
     assert loaded["SESSION_COOKIE_SECURE"] is False
     assert loaded["SECURE_HSTS_SECONDS"] == 0
     assert len(loaded["SECRET_KEY"]) >= 50
+
+
+@pytest.mark.parametrize(("redirect", "warned"), [("true", True), ("false", False)])
+def test_make_run__warns_in_one_line_when_it_would_redirect_to_https(
+    tmp_path, redirect, warned
+):
+    """make run's check of the settings it is about to serve with."""
+    makefile = tmp_path / "check.mk"
+    makefile.write_text(
+        f"include {ROOT / 'Makefile'}\ncheck:\n\t@{sys.executable} -c "
+        '"$$HTTPS_WARNING" 8123\n'
+    )
+    result = subprocess.run(
+        [shutil.which("make"), "-s", "-f", makefile, "check"],
+        cwd=ROOT,
+        env=child_env(
+            DJANGO_SECRET_KEY=SECRET_KEY,
+            DATABASE_URL="postgresql://u:p@127.0.0.1:1/x",
+            DJANGO_SECURE_SSL_REDIRECT=redirect,
+        ),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = result.stdout.strip().splitlines()
+    if warned:
+        assert lines == [
+            "warning: DJANGO_SECURE_SSL_REDIRECT is on: http://127.0.0.1:8123/ "
+            "answers 301 to https://, which make run does not serve; see .env"
+        ]
+    else:
+        assert lines == []

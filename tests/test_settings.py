@@ -177,7 +177,8 @@ class TestSettingsModule:
         """.env.example's database passwords must not start production either."""
         values = dict(
             line.split("=", 1)
-            for line in (ROOT / ".env.example").read_text().splitlines()
+            for name in (".env.example", ".env.compose.example")
+            for line in (ROOT / name).read_text().splitlines()
             if line and not line.startswith("#")
         )
         env = {"DATABASE_URL": values["DATABASE_URL"]}
