@@ -9,13 +9,14 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
-from django.db import models
+from django.db import connection, models
 from django.db.models.functions import Now, Upper
 from django.utils.translation import gettext_lazy as _
 
 from accounts.clients import USER_AGENT_LENGTH
 from accounts.managers import UserManager
 from accounts.validators import (
+    USERNAME_CONFUSABLE_MESSAGE,
     USERNAME_LOOKALIKE_MESSAGE,
     USERNAME_LOOKALIKE_REGEX,
     USERNAME_MESSAGE,
@@ -164,6 +165,20 @@ class User(AbstractBaseUser, PermissionsMixin):
             if rest:
                 errors[NON_FIELD_ERRORS] = rest
             raise ValidationError(errors) from None
+        if "username" not in (exclude or ()) and self._lookalike_exists():
+            raise ValidationError(
+                {"username": ValidationError(USERNAME_CONFUSABLE_MESSAGE, "confusable")}
+            )
+
+    def _lookalike_exists(self) -> bool:
+        """Whether another user's name has this one's skeleton (migration 0008)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT EXISTS (SELECT FROM users WHERE username_skeleton = "
+                "username_skeleton(%s) AND id IS DISTINCT FROM %s)",
+                [self.username, self.pk],
+            )
+            return cursor.fetchone()[0]
 
     def save(self, *args, **kwargs):
         if not self._state.adding:

@@ -32,6 +32,12 @@ USERNAME_LOOKALIKE_MESSAGE = _(
     "Enter a username without control or invisible characters, and without "
     "spaces at the start or end of the domain or the name."
 )
+# The database keeps each name's UTS #39 skeleton unique (migration 0008): the
+# model checks it before saving (User.validate_constraints), with this message.
+USERNAME_CONFUSABLE_MESSAGE = _(
+    "A user with a username that looks the same (in another script, or with "
+    "look-alike characters) already exists."
+)
 USERNAME_NFKC_MESSAGE = _(
     "Enter the username in its plain form: it contains characters that have a "
     "simpler equivalent (such as fullwidth letters)."

@@ -15,6 +15,8 @@ COLUMNS = {
     "last_login": ("timestamp with time zone", "YES", None),
     "created_at": ("timestamp with time zone", "NO", "statement_timestamp()"),
     "updated_at": ("timestamp with time zone", "NO", "statement_timestamp()"),
+    # Kept by the users_keep_skeleton trigger (accounts migration 0008).
+    "username_skeleton": ("text", "NO", None),
 }
 
 
@@ -75,7 +77,12 @@ def assert_users_schema():
         "idx_users_username_upper",
         "idx_users_username_trgm",
         "idx_users_is_blocked",
+        "users_username_skeleton",
     }
+    assert indexes["users_username_skeleton"] == (
+        "CREATE UNIQUE INDEX users_username_skeleton ON public.users "
+        "USING btree (username_skeleton)"
+    )
     assert indexes["idx_users_username_trgm"] == (
         "CREATE INDEX idx_users_username_trgm ON public.users "
         "USING gin (upper((username)::text) gin_trgm_ops)"
@@ -104,7 +111,11 @@ def assert_users_schema():
     assert checks["users_username_visible"].startswith(
         "CHECK ((NOT ((username)::text ~ '[\\u0001-\\u001f"
     )
-    assert users_triggers() == {"users_set_updated_at", "users_end_sessions"}
+    assert users_triggers() == {
+        "users_set_updated_at",
+        "users_end_sessions",
+        "users_keep_skeleton",
+    }
 
 
 @pytest.mark.django_db(transaction=True)
@@ -117,10 +128,19 @@ def test_migrations__round_trip_through_zero():
     assert not table_exists("sessions")
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_proc WHERE proname IN (%s, %s)",
-            ["users_set_updated_at", "users_end_sessions"],
+            "SELECT count(*) FROM pg_proc WHERE proname = ANY(%s)",
+            [
+                [
+                    "users_set_updated_at",
+                    "users_end_sessions",
+                    "users_keep_skeleton",
+                    "username_skeleton",
+                    "sessions_refuse_blocked_user",
+                ]
+            ],
         )
         assert cursor.fetchone() == (0,)
+    assert not table_exists("username_confusables")
 
     call_command("migrate", verbosity=0)
     assert_users_schema()
