@@ -38,6 +38,8 @@ class SessionStore(DBStore):
         self, session_key: str | None = None, *, ip: str | None = None, user_agent=""
     ) -> None:
         super().__init__(session_key)
+        # True once a request found its session over a limit (and ended it).
+        self.expired = False
         self.ip = ip
         self.user_agent = user_agent
         self._row: Session | None = None
@@ -47,8 +49,27 @@ class SessionStore(DBStore):
         return Session
 
     def _get_session_from_db(self):
-        self._row = super()._get_session_from_db()
-        return self._row
+        """Load the row, in the one read Django makes; a row over a limit is ended.
+
+        Idle: unused for DJANGO_SESSION_IDLE_SECONDS, judged from last_seen_at,
+        which is written at most once a TOUCH_INTERVAL (so a session may live up
+        to a minute past the limit). Absolute: DJANGO_SESSION_COOKIE_AGE from
+        sign-in (created_at, a new row at each sign-in), whatever it saves.
+        """
+        row = super()._get_session_from_db()
+        if row is not None and self._over(row):
+            row.delete()
+            self.expired = True
+            row = None
+        self._row = row
+        return row
+
+    @staticmethod
+    def _over(row: Session) -> bool:
+        now = timezone.now()
+        return now - row.last_seen_at > timedelta(
+            seconds=settings.SESSION_IDLE_SECONDS
+        ) or now - row.created_at > timedelta(seconds=settings.SESSION_COOKIE_AGE)
 
     def create_model_instance(self, data: dict) -> Session:
         row = self._row

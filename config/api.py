@@ -54,8 +54,11 @@ CSRF_REFUSED = "CSRF token missing or incorrect"
 
 @api.exception_handler(AuthenticationError)
 def unauthenticated(request, exc):
+    # A session over its idle or absolute limit says so: the UI can tell why.
+    expired = getattr(getattr(request, "session", None), "expired", False)
+    message = "session expired" if expired else "authentication required"
     return api.create_response(
-        request, {"error": "authentication required"}, status=HTTPStatus.UNAUTHORIZED
+        request, {"error": message}, status=HTTPStatus.UNAUTHORIZED
     )
 
 

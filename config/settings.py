@@ -153,11 +153,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- Sessions and the API --------------------------------------------------------
-# Sessions live in the `sessions` table, tied to their user (accounts.sessions);
-# django.contrib.sessions is not installed (accounts has its clearsessions).
+# The `sessions` table, tied to its user (accounts.sessions, its own clearsessions).
 SESSION_ENGINE = "accounts.sessions"
-# 8 hours by default: this platform holds counseling data.
+# From sign-in, whatever the session saves; and at most this long unused.
 SESSION_COOKIE_AGE = integer("DJANGO_SESSION_COOKIE_AGE", 8 * 60 * 60, minimum=60)
+SESSION_IDLE_SECONDS = integer("DJANGO_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # Origins (scheme://host) of a frontend served elsewhere that may call the API,

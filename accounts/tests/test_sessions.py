@@ -219,3 +219,61 @@ class TestStore:
         store["x"] = 1
         store.save()
         assert Session.objects.get(pk=row.pk).created_at == row.created_at
+
+
+class TestLimits:
+    """Idle and absolute limits, judged in the read that loads the session."""
+
+    @pytest.fixture
+    def client(self, user):
+        return sign_in(Client())
+
+    def shift(self, column, **delta):
+        sql(
+            f"UPDATE sessions SET {column} = {column} - %s",
+            [timedelta(**delta)],
+        )
+
+    def test_active__stays_signed_in(self, client):
+        self.shift("last_seen_at", minutes=29)
+        assert client.get("/api/auth/me").status_code == HTTPStatus.OK
+
+    def test_idle__ends_with_session_expired_and_the_row_is_deleted(self, client):
+        self.shift("last_seen_at", minutes=31)
+        response = client.get("/api/auth/me")
+        assert response.status_code == HTTPStatus.UNAUTHORIZED
+        assert response.json() == {"error": "session expired"}
+        assert not Session.objects.exists()
+
+    def test_absolute__ends_despite_activity(self, client):
+        self.shift("created_at", hours=8, minutes=1)
+        response = client.get("/api/auth/me")
+        assert response.json() == {"error": "session expired"}
+        assert not Session.objects.exists()
+
+    def test_a_restored_row__never_works_again(self, client):
+        self.shift("last_seen_at", hours=1)
+        rows = list(Session.objects.values())
+        client.get("/api/auth/me")
+        Session.objects.bulk_create([Session(**row) for row in rows])
+        assert client.get("/api/auth/me").status_code == HTTPStatus.UNAUTHORIZED
+
+    def test_signed_out__is_still_authentication_required(self, db):
+        response = Client().get("/api/auth/me")
+        assert response.json() == {"error": "authentication required"}
+
+    def test_idle_limit__comes_from_the_environment(self, monkeypatch):
+        from tests.test_settings import load_settings
+
+        assert load_settings(monkeypatch)["SESSION_IDLE_SECONDS"] == 1800
+        loaded = load_settings(monkeypatch, DJANGO_SESSION_IDLE_SECONDS="600")
+        assert loaded["SESSION_IDLE_SECONDS"] == 600
+
+    def test_admin__times_out_the_same(self, superuser):
+        client = Client()
+        client.force_login(superuser)
+        assert client.get("/admin/").status_code == HTTPStatus.OK
+        self.shift("last_seen_at", minutes=31)
+        response = client.get("/admin/")
+        assert response.status_code == HTTPStatus.FOUND
+        assert response["Location"].startswith("/admin/login/")
