@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 from importlib import import_module
 
 from django.conf import settings
@@ -9,7 +10,8 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
-from django.db import connection, models
+from django.db import models
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now, Upper
 from django.utils.translation import gettext_lazy as _
 
@@ -38,13 +40,11 @@ class IsNFKCNormalized(models.Func):
 class User(AbstractBaseUser, PermissionsMixin):
     """A student or staff member, known by a Windows-domain login `\\domain\\username`.
 
-    Beyond the architecture's columns, Django's auth and admin need `last_login`
-    (from AbstractBaseUser, set at each login), `is_superuser` and the groups and
-    permissions tables (from PermissionsMixin), and `is_staff` (admin access).
+    Django's auth and admin add `last_login`, `is_superuser`, `is_staff` and the
+    groups and permissions tables.
     """
 
-    # gen_random_uuid() is built into PostgreSQL 13+ (no uuid-ossp extension); the
-    # Python default lets the ORM know the id before the insert.
+    # gen_random_uuid(), and a Python default so the ORM knows the id before the insert.
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, db_default=RandomUUID())
     username = models.CharField(
         _("username"),
@@ -58,8 +58,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text=_("A Windows-domain login of the form \\domain\\username."),
         error_messages={"unique": _("A user with that username already exists.")},
     )
-    # The column Django's password machinery reads and writes (set_password,
-    # check_password); 255 characters leave room for any hasher's output.
+    # Django's password machinery's column; 255 leave room for any hasher's output.
     password = models.CharField(
         _("password"), max_length=255, db_column="password_hash"
     )
@@ -75,8 +74,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         db_default=False,
         help_text=_("Designates whether the user can log into this admin site."),
     )
-    # Redeclared from PermissionsMixin with a database default, so that a raw SQL
-    # INSERT of only username and password_hash works.
+    # With a database default, so that a raw INSERT of username and hash works.
     is_superuser = models.BooleanField(
         _("superuser status"),
         default=False,
@@ -97,11 +95,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         constraints = [
-            # The architecture's index "on username": exact lookups (reports,
-            # `filter(username=...)`) use it; the login lookup uses the next one.
-            # Unique, as the next one already makes every name: the admin then
-            # knows the list's order by name is total and adds no tiebreaker on
-            # the id, which PostgreSQL sorted for every page (#12).
+            # Exact lookups (reports, `filter(username=...)`) use it; unique, as
+            # the next one already makes every name, so that the admin knows the
+            # list's order by name is total and adds no tiebreaker on the id.
             models.UniqueConstraint(fields=["username"], name="idx_users_username"),
             # Case-insensitive uniqueness, and the index of the login lookup
             # (`username__iexact` compiles to UPPER(username) = UPPER(%s)).
@@ -165,20 +161,17 @@ class User(AbstractBaseUser, PermissionsMixin):
             if rest:
                 errors[NON_FIELD_ERRORS] = rest
             raise ValidationError(errors) from None
-        if "username" not in (exclude or ()) and self._lookalike_exists():
+        # Another user's name with this one's UTS #39 skeleton (migration 0008).
+        lookalikes = RawSQL(
+            "SELECT id FROM users WHERE username_skeleton = username_skeleton(%s)",
+            [self.username],
+        )
+        if "username" not in (exclude or ()) and (
+            User.objects.filter(pk__in=lookalikes).exclude(pk=self.pk).exists()
+        ):
             raise ValidationError(
                 {"username": ValidationError(USERNAME_CONFUSABLE_MESSAGE, "confusable")}
             )
-
-    def _lookalike_exists(self) -> bool:
-        """Whether another user's name has this one's skeleton (migration 0008)."""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT EXISTS (SELECT FROM users WHERE username_skeleton = "
-                "username_skeleton(%s) AND id IS DISTINCT FROM %s)",
-                [self.username, self.pk],
-            )
-            return cursor.fetchone()[0]
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
@@ -241,8 +234,17 @@ class Session(AbstractBaseSession):
         # Not the session key, which is a credential (the base class shows it).
         return str(self.public_id)
 
+    @property
+    def expires_at(self):
+        """When it ends whatever it does: SESSION_COOKIE_AGE after sign-in."""
+        return self.created_at + timedelta(seconds=settings.SESSION_COOKIE_AGE)
+
+    @property
+    def idle_expires_at(self):
+        """When it ends if unused until then: SESSION_IDLE_SECONDS after its use."""
+        return self.last_seen_at + timedelta(seconds=settings.SESSION_IDLE_SECONDS)
+
     @classmethod
     def get_session_store_class(cls):
-        # The engine Django's middleware loads, by name: the store imports this
-        # module, not the other way round.
+        # By name, as Django's middleware loads it: the store imports this module.
         return import_module(settings.SESSION_ENGINE).SessionStore

@@ -67,9 +67,12 @@ class SessionStore(DBStore):
     @staticmethod
     def _over(row: Session) -> bool:
         now = timezone.now()
-        return now - row.last_seen_at > timedelta(
-            seconds=settings.SESSION_IDLE_SECONDS
-        ) or now - row.created_at > timedelta(seconds=settings.SESSION_COOKIE_AGE)
+        return now > row.idle_expires_at or now > row.expires_at
+
+    @property
+    def row(self) -> Session | None:
+        """The session's row as this request loaded it (None before, or if none)."""
+        return self._row
 
     def create_model_instance(self, data: dict) -> Session:
         row = self._row

@@ -26,6 +26,7 @@ from signin.schemas import (
     EndedOut,
     ErrorOut,
     InvalidOut,
+    MeOut,
     SessionOut,
     UserOut,
 )
@@ -97,9 +98,17 @@ def sign_out(request):
     return Status(HTTPStatus.NO_CONTENT, None)
 
 
-@router.get("/me", response={HTTPStatus.OK: UserOut, **SIGNED_IN})
+@router.get("/me", response={HTTPStatus.OK: MeOut, **SIGNED_IN})
 def me(request):
-    return request.user
+    row = request.session.row or Session.objects.get(
+        session_key=request.session.session_key
+    )
+    return {
+        "id": request.user.pk,
+        "username": request.user.username,
+        "expires_at": row.expires_at,
+        "idle_expires_at": row.idle_expires_at,
+    }
 
 
 @router.get(
@@ -115,6 +124,8 @@ def sessions(request):
             "current": row.session_key == current,
             "created_at": row.created_at,
             "last_seen_at": row.last_seen_at,
+            "expires_at": row.expires_at,
+            "idle_expires_at": row.idle_expires_at,
             "ip": row.ip,
             "user_agent": row.user_agent,
         }

@@ -29,6 +29,14 @@ class UserOut(Schema):
     username: str
 
 
+class MeOut(UserOut):
+    """The caller, and when their session ends: at `expires_at` whatever it does,
+    or at `idle_expires_at` if unused until then (UTC), so a UI can warn in time."""
+
+    expires_at: datetime
+    idle_expires_at: datetime
+
+
 class SessionOut(Schema):
     """A session of the caller's; `id` is opaque, never the session key."""
 
@@ -36,6 +44,8 @@ class SessionOut(Schema):
     current: bool
     created_at: datetime
     last_seen_at: datetime
+    expires_at: datetime
+    idle_expires_at: datetime
     ip: str | None
     user_agent: str
 

@@ -1,6 +1,6 @@
 """The `sessions` table: tied to its user by PostgreSQL, ended by blocking and more."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http import HTTPStatus
 
 import pytest
@@ -277,3 +277,37 @@ class TestLimits:
         response = client.get("/admin/")
         assert response.status_code == HTTPStatus.FOUND
         assert response["Location"].startswith("/admin/login/")
+
+
+class TestExpiryTimes:
+    """What a frontend needs to warn in time: both limits, in UTC ISO 8601."""
+
+    def test_me__says_when_the_session_ends(self, user):
+        client = sign_in(Client())
+        row = Session.objects.get()
+        me = client.get("/api/auth/me").json()
+        expires = datetime.fromisoformat(me["expires_at"])
+        idle = datetime.fromisoformat(me["idle_expires_at"])
+        # To the millisecond, as the JSON says it.
+        close = timedelta(milliseconds=1)
+        assert abs(expires - (row.created_at + timedelta(hours=8))) < close
+        assert abs(idle - (row.last_seen_at + timedelta(minutes=30))) < close
+        assert me["expires_at"].endswith(("Z", "+00:00"))
+
+    def test_sessions__show_both_per_session(self, user, signed_in):
+        listed = signed_in[0].get("/api/auth/sessions").json()
+        assert len(listed) == 2
+        for entry in listed:
+            assert datetime.fromisoformat(entry["expires_at"]) > timezone.now()
+            assert datetime.fromisoformat(entry["idle_expires_at"]) > timezone.now()
+
+    def test_idle_expiry__moves_with_use_but_the_lifetime_never(self, user):
+        client = sign_in(Client())
+        first = client.get("/api/auth/me").json()
+        sql("UPDATE sessions SET last_seen_at = last_seen_at - interval '5 minutes'")
+        client.get("/api/auth/me")  # touched: more than a minute since last seen
+        second = client.get("/api/auth/me").json()
+        assert second["expires_at"] == first["expires_at"]
+        assert datetime.fromisoformat(second["idle_expires_at"]) > (
+            datetime.fromisoformat(first["idle_expires_at"]) - timedelta(minutes=5)
+        )

@@ -230,6 +230,8 @@ class TestSessions:
             "current",
             "created_at",
             "last_seen_at",
+            "expires_at",
+            "idle_expires_at",
             "ip",
             "user_agent",
         }
