@@ -11,14 +11,15 @@ from embedded_postgres.server import free_port
 PASSWORD = "Sup3r-Secret-pw"
 
 
-def run_main(cwd, **env):
+def run_main(cwd, *args, **env):
+    """Run `python -m embedded_postgres ARGS` (default: `-- true`) in `cwd`."""
     return subprocess.run(
-        [sys.executable, "-m", "embedded_postgres", "--", "true"],
+        [sys.executable, "-m", "embedded_postgres", *(args or ("--", "true"))],
         cwd=cwd,
         env=child_env(PYTHONPATH=str(ROOT), **env),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
     )
 
@@ -68,15 +69,7 @@ class TestPort:
     """make run's server listens on one port a checkout: EMBEDDED_PG_PORT (54329)."""
 
     def run(self, cwd, *command, **env):
-        return subprocess.run(
-            [sys.executable, "-m", "embedded_postgres", "--data", "pg", "--", *command],
-            cwd=cwd,
-            env=child_env(PYTHONPATH=str(ROOT), **env),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return run_main(cwd, "--data", "pg", "--", *command, **env)
 
     def test_default__is_54329(self):
         from embedded_postgres.__main__ import DEFAULT_PORT
