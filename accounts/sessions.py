@@ -82,6 +82,10 @@ class SessionStore(DBStore):
             row.expire_date = self.get_expiry_date()
         else:
             row = super().create_model_instance(data)
+            if _same_user(self._row, data):
+                # A new key for the same signed-in user (re-authentication, a
+                # password change): the lifetime still counts from sign-in.
+                row.created_at = self._row.created_at
         row.user_id = data.get(SESSION_KEY)
         # The database's clock, as for created_at; Django reads it back.
         row.last_seen_at = Now()
@@ -131,6 +135,11 @@ class SessionMiddleware(DjangoMiddleware):
             # Blocked while signing in: the request goes on signed out.
             session.flush()
             return super().process_response(request, response)
+
+
+def _same_user(row: Session | None, data: dict) -> bool:
+    user_id = data.get(SESSION_KEY)
+    return row is not None and user_id is not None and str(row.user_id) == user_id
 
 
 def _refused_for_blocked_user(exc: BaseException | None) -> bool:

@@ -54,9 +54,15 @@ CSRF_REFUSED = "CSRF token missing or incorrect"
 
 @api.exception_handler(AuthenticationError)
 def unauthenticated(request, exc):
-    # A session over its idle or absolute limit says so: the UI can tell why.
+    # A session over its idle or absolute limit says so, and a call wanting a
+    # recent authentication (signin.reauth): the UI can tell why.
     expired = getattr(getattr(request, "session", None), "expired", False)
-    message = "session expired" if expired else "authentication required"
+    if expired:
+        message = "session expired"
+    elif type(exc) is AuthenticationError:  # ninja's own: not signed in
+        message = "authentication required"
+    else:
+        message = exc.message
     return api.create_response(
         request, {"error": message}, status=HTTPStatus.UNAUTHORIZED
     )

@@ -158,6 +158,8 @@ SESSION_ENGINE = "accounts.sessions"
 # From sign-in, whatever the session saves; and at most this long unused.
 SESSION_COOKIE_AGE = integer("DJANGO_SESSION_COOKIE_AGE", 8 * 60 * 60, minimum=60)
 SESSION_IDLE_SECONDS = integer("DJANGO_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
+# Sensitive calls want the password again after this long (signin.reauth).
+REAUTH_SECONDS = integer("DJANGO_REAUTH_SECONDS", 300, minimum=1)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # Origins (scheme://host) of a frontend served elsewhere that may call the API,
@@ -169,9 +171,8 @@ CSRF_TRUSTED_ORIGINS = [
     *env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[]),
     *CORS_ALLOWED_ORIGINS,
 ]
-# /api/docs: on with debug, else only when asked for. Its static files come with
-# the `ninja` app, installed only then: every worker would otherwise import
-# pydantic at start (+12 MiB each) for a page production does not serve.
+# /api/docs: on with debug, else when asked for. The `ninja` app (its static
+# files) is installed only then: it costs each worker 12 MiB at start.
 API_DOCS = boolean("DJANGO_API_DOCS", default=DEBUG)
 if API_DOCS:
     INSTALLED_APPS.append("ninja")
@@ -182,7 +183,7 @@ TRUSTED_PROXIES = [
     network("DJANGO_TRUSTED_PROXIES", value)
     for value in env.list("DJANGO_TRUSTED_PROXIES", default=[])
 ]
-# Lock out a username, and separately a client address, after this many failed
+# Lock out a username, and apart a client address, after this many failed
 # sign-ins, for this many seconds (django-axes; a success resets the count).
 AXES_FAILURE_LIMIT = integer("DJANGO_SIGNIN_FAILURE_LIMIT", 5)
 SIGNIN_COOLOFF_SECONDS = integer("DJANGO_SIGNIN_COOLOFF_SECONDS", 900)
@@ -209,9 +210,8 @@ SIGNIN_HASH_WAIT = number("DJANGO_SIGNIN_HASH_WAIT", 0.5, minimum=0)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
-# The platform speaks English only (no LocaleMiddleware): Django's translation
-# machinery, off, gives the same pages, without about 200 catalog lookups an admin
-# page. A second language turns it back on, with LocaleMiddleware.
+# English only: translation off saves ~200 catalog lookups an admin page. A
+# second language turns it back on, with LocaleMiddleware.
 USE_I18N = False
 USE_TZ = True
 
@@ -236,8 +236,7 @@ SECURE_HSTS_PRELOAD = boolean("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = boolean(
     "DJANGO_SECURE_COOKIES", default=True
 )
-# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from
-# clients): only then may Django trust the header.
+# Only behind a TLS proxy that sets X-Forwarded-Proto (stripping the client's).
 if boolean("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

@@ -1,7 +1,9 @@
-"""The sign-in API, `/api/auth/...`: CSRF token, sign in and out, the caller's sessions.
+"""The sign-in API, `/api/auth/...`: CSRF token, sign in and out, the caller's
+sessions, re-authentication and the password change.
 
 Sign-in goes through Django's authenticate() and login(): the same backend,
-hashers and blocked-user rule as the admin. Every call that changes state needs
+hashers, lockout and blocked-user rule as the admin; so do the password checks of
+re-authentication and the password change. Every call that changes state needs
 the CSRF token (`X-CSRFToken`) that GET /api/auth/csrf hands out.
 """
 
@@ -10,7 +12,10 @@ from __future__ import annotations
 from http import HTTPStatus
 from uuid import UUID
 
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.utils import timezone
@@ -20,6 +25,11 @@ from ninja.utils import check_csrf
 
 from accounts.models import Session
 from accounts.sessions import UserBlocked
+from signin.reauth import (
+    recently_authenticated,
+    record_authentication,
+    require_recent_authentication,
+)
 from signin.schemas import (
     Credentials,
     CsrfOut,
@@ -27,6 +37,8 @@ from signin.schemas import (
     ErrorOut,
     InvalidOut,
     MeOut,
+    PasswordChange,
+    Reauthentication,
     SessionOut,
     UserOut,
 )
@@ -46,6 +58,13 @@ ANY = {
 }
 SIGNED_IN = {**ANY, HTTPStatus.UNAUTHORIZED: ErrorOut}
 CHANGES = {**SIGNED_IN, HTTPStatus.FORBIDDEN: ErrorOut}
+# Calls that check a password: bad bodies, and axes' lockout.
+CHECKS_PASSWORD = {
+    **CHANGES,
+    HTTPStatus.BAD_REQUEST: ErrorOut,
+    HTTPStatus.UNPROCESSABLE_ENTITY: InvalidOut,
+    HTTPStatus.TOO_MANY_REQUESTS: ErrorOut,
+}
 
 
 @router.get("/csrf", auth=None, response={HTTPStatus.OK: CsrfOut, **ANY})
@@ -57,13 +76,7 @@ def csrf(request):
 @router.post(
     "/login",
     auth=None,
-    response={
-        HTTPStatus.OK: UserOut,
-        **CHANGES,
-        HTTPStatus.BAD_REQUEST: ErrorOut,
-        HTTPStatus.UNPROCESSABLE_ENTITY: InvalidOut,
-        HTTPStatus.TOO_MANY_REQUESTS: ErrorOut,
-    },
+    response={HTTPStatus.OK: UserOut, **CHECKS_PASSWORD},
 )
 def sign_in(request, credentials: Credentials, response: HttpResponse):
     """Sign in; the session key is rotated. Any failure is the same 401.
@@ -95,6 +108,50 @@ def sign_in(request, credentials: Credentials, response: HttpResponse):
 def sign_out(request):
     """Sign out: the session row is deleted."""
     logout(request)
+    return Status(HTTPStatus.NO_CONTENT, None)
+
+
+@router.post(
+    "/reauthenticate", response={HTTPStatus.NO_CONTENT: None, **CHECKS_PASSWORD}
+)
+def reauthenticate(request, body: Reauthentication):
+    """Confirm the password before a sensitive call; the session key is rotated.
+
+    Good for DJANGO_REAUTH_SECONDS (signin.reauth). A wrong password is the same
+    401 as a failed sign-in, and counts toward the lockout like one.
+    """
+    if not _password_is(request, body.password):
+        return Status(HTTPStatus.UNAUTHORIZED, INVALID)
+    request.session.cycle_key()
+    record_authentication(request)
+    return Status(HTTPStatus.NO_CONTENT, None)
+
+
+@router.post("/password", response={HTTPStatus.NO_CONTENT: None, **CHECKS_PASSWORD})
+def change_password(request, body: PasswordChange):
+    """Change one's password: every other session ends, this one goes on (new key).
+
+    A wrong current password is the same 401 as a failed sign-in, and counts
+    toward the lockout; a new one the password rules refuse is a 422 naming them.
+    """
+    if not _password_is(request, body.current_password):
+        return Status(HTTPStatus.UNAUTHORIZED, INVALID)
+    user = request.user
+    try:
+        validate_password(body.new_password, user)
+    except ValidationError as exc:
+        fields = {"new_password": " ".join(exc.messages)}
+        return Status(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            {"error": "invalid input", "fields": fields},
+        )
+    with transaction.atomic():
+        user.set_password(body.new_password)
+        # The database ends all of the user's sessions (users_end_sessions);
+        # this one comes back under a new key.
+        user.save(update_fields=["password"])
+        update_session_auth_hash(request, user)
+        record_authentication(request)
     return Status(HTTPStatus.NO_CONTENT, None)
 
 
@@ -143,27 +200,43 @@ def sessions(request):
     },
 )
 def end_session(request, id: UUID):
-    """End one of the caller's sessions; another user's is not found."""
+    """End one of the caller's sessions; another user's is not found.
+
+    Ending another than this one needs a recent authentication (signin.reauth).
+    """
     row = _own_sessions(request).filter(public_id=id).first()
     if row is None:
         return Status(HTTPStatus.NOT_FOUND, {"error": "session not found"})
     if row.session_key == request.session.session_key:
         logout(request)
     else:
+        require_recent_authentication(request)
         row.delete()
     return Status(HTTPStatus.NO_CONTENT, None)
 
 
 @router.post(
     "/sessions/end-others",
+    auth=recently_authenticated,
     response={HTTPStatus.OK: EndedOut, **CHANGES},
 )
 def end_other_sessions(request):
-    """Sign out everywhere else: end every session of the caller's but this one."""
+    """Sign out everywhere else: end every session of the caller's but this one.
+
+    Needs a recent authentication (signin.reauth).
+    """
     ended, _ = (
         _own_sessions(request).exclude(session_key=request.session.session_key).delete()
     )
     return {"ended": ended}
+
+
+def _password_is(request, password: str) -> bool:
+    """Check the caller's password as sign-in does: axes counts a failure."""
+    user = authenticate(
+        request, username=request.user.get_username(), password=password
+    )
+    return user is not None and user.pk == request.user.pk
 
 
 def _own_sessions(request):

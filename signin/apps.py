@@ -8,5 +8,6 @@ class SigninConfig(AppConfig):
     verbose_name = "Sign-in"
 
     def ready(self) -> None:
-        # Connects the receiver that gives each signed-in browser its device cookie.
-        from signin import devices  # noqa: F401
+        # Connect the receivers: each sign-in gives the browser its device
+        # cookie and records the session's authentication time.
+        from signin import devices, reauth  # noqa: F401

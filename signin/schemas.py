@@ -3,25 +3,38 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 from ninja import Field, Schema
-from pydantic import StrictStr, field_validator
+from pydantic import AfterValidator, StrictStr
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+# The name is looked up as typed (any case, never normalised), as the model
+# stores it; anything longer than the column cannot be a user.
+Username = Annotated[StrictStr, Field(max_length=255), AfterValidator(_no_nul)]
+# Long enough for any pass phrase, short of a denial of service.
+Password = Annotated[StrictStr, Field(max_length=4096), AfterValidator(_no_nul)]
 
 
 class Credentials(Schema):
-    # The name is looked up as typed (any case, never normalised), as the model
-    # stores it; anything longer than the column cannot be a user.
-    username: StrictStr = Field(max_length=255)
-    # Long enough for any pass phrase, short of a denial of service.
-    password: StrictStr = Field(max_length=4096)
+    username: Username
+    password: Password
 
-    @field_validator("username", "password")
-    @classmethod
-    def no_nul(cls, value: str) -> str:
-        if "\x00" in value:
-            raise ValueError("must not contain a NUL character")
-        return value
+
+class Reauthentication(Schema):
+    password: Password
+
+
+class PasswordChange(Schema):
+    current_password: Password
+    new_password: Password
 
 
 class UserOut(Schema):
