@@ -3,6 +3,8 @@
 - `bench.health`: /health with wrk against the HTTP ceiling (a bare WSGI app under
   the same gunicorn settings) and the database ceiling (pgbench running SELECT 1),
   statements per probe, new server connections, gunicorn's memory;
+- `bench.session_me`: a signed-in /api/auth/me through nginx, with and without
+  the session limits: statements per request and throughput;
 - `bench.signin_flood`: a sign-in flood: probes, a legitimate user, lockouts and
   hashing throughput under it;
 - `bench.login_lookup`: the case-insensitive login lookup at 1,000,000 users;
@@ -24,13 +26,14 @@ from pathlib import Path
 
 import psycopg
 
-from bench import admin_scale, health, login_lookup, signin_flood
+from bench import admin_scale, health, login_lookup, session_me, signin_flood
 from bench.report import print_table
 from bench.support import ROOT, SECRET_KEY, manage
 from embedded_postgres import EmbeddedPostgres
 
 SCENARIOS = {
     "health": health,
+    "session_me": session_me,
     "signin_flood": signin_flood,
     "login_lookup": login_lookup,
     "admin_scale": admin_scale,

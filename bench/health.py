@@ -69,19 +69,19 @@ def run(context, args) -> dict:
     urls |= {name: proxy.url("/health") for name, proxy in proxies.items()}
     try:
         for url in urls.values():
-            _wrk(context.wrk, url, args.warmup, args.connections)
+            wrk(context.wrk, url, args.warmup, args.connections)
         rounds = []
         for number in range(args.rounds):
             names = list(urls)
             order = names[number % len(names) :] + names[: number % len(names)]
             result = {}
             for name in order:
-                before = _server_counters(server, database)
-                result[name] = _wrk(
+                before = server_counters(server, database)
+                result[name] = wrk(
                     context.wrk, urls[name], args.duration, args.connections
                 )
                 if name == "health":
-                    after = _server_counters(server, database)
+                    after = server_counters(server, database)
                     result["statements"] = after["statements"] - before["statements"]
                     result["connections"] = after["connections"] - before["connections"]
                     result["rss_mib"] = targets["health"].rss_mib()
@@ -187,7 +187,7 @@ def _log_connections(server) -> None:
         conn.execute("SELECT pg_reload_conf()")
 
 
-def _server_counters(server, database: str) -> dict[str, int]:
+def server_counters(server, database: str) -> dict[str, int]:
     """Statements run in the bench database, and connections made, so far."""
     # Read from the postgres database, so that reading adds nothing to the count.
     with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
@@ -203,7 +203,10 @@ def _server_counters(server, database: str) -> dict[str, int]:
     return {"statements": int(statements), "connections": connections}
 
 
-def _wrk(wrk: str, url: str, seconds: int, connections: int) -> dict:
+def wrk(
+    wrk: str, url: str, seconds: int, connections: int, headers: list[str] = ()
+) -> dict:
+    """Run wrk against `url`; return its figures (bench/report.lua) and req/s."""
     result = subprocess.run(
         [
             wrk,
@@ -212,6 +215,7 @@ def _wrk(wrk: str, url: str, seconds: int, connections: int) -> dict:
             f"--duration={seconds}s",
             "--timeout=5s",
             f"--script={HERE / 'report.lua'}",
+            *(f"--header={header}" for header in headers),
             url,
         ],
         capture_output=True,
