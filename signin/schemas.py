@@ -16,11 +16,21 @@ def _no_nul(value: str) -> str:
     return value
 
 
+# Said in the OpenAPI document too; the validator gives the clearer message.
+NO_NUL = {"pattern": "^[^\\u0000]*$"}
 # The name is looked up as typed (any case, never normalised), as the model
 # stores it; anything longer than the column cannot be a user.
-Username = Annotated[StrictStr, Field(max_length=255), AfterValidator(_no_nul)]
+Username = Annotated[
+    StrictStr,
+    Field(max_length=255, json_schema_extra=NO_NUL),
+    AfterValidator(_no_nul),
+]
 # Long enough for any pass phrase, short of a denial of service.
-Password = Annotated[StrictStr, Field(max_length=4096), AfterValidator(_no_nul)]
+Password = Annotated[
+    StrictStr,
+    Field(max_length=4096, json_schema_extra=NO_NUL),
+    AfterValidator(_no_nul),
+]
 
 
 class Credentials(Schema):
