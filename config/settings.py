@@ -92,11 +92,10 @@ TEMPLATES = [
 ]
 
 # --- Database: Django's psycopg pool, 5 to 15 connections a process -------------
-
+# A request waits 3 s for a connection, not psycopg's 30.
 DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE = sizes(
     "DB_POOL_MIN_SIZE", 5, "DB_POOL_MAX_SIZE", 15
 )
-# The pool waits 30 s by default: far too long for a request when the database is gone.
 DB_POOL_TIMEOUT = number("DB_POOL_TIMEOUT", 3.0, minimum=0.1)
 DB_CONNECT_TIMEOUT = integer("DB_CONNECT_TIMEOUT", 2)
 
@@ -133,9 +132,11 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "signin.backends.UserBackend",
 ]
-# bcrypt (12 rounds) first; the others only upgrade old hashes at the next login.
+# bcrypt (12 rounds) first; the others verify old or imported (import_users)
+# hashes, upgraded at the next sign-in.
 PASSWORD_HASHERS = [
     "signin.hashers.BoundedBCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.BCryptPasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
@@ -155,10 +156,10 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- Sessions and the API --------------------------------------------------------
 # The `sessions` table, tied to its user (accounts.sessions, its own clearsessions).
 SESSION_ENGINE = "accounts.sessions"
-# From sign-in, whatever the session saves; and at most this long unused.
+# From sign-in, whatever the session saves; at most this long unused; and how
+# long an authentication counts as recent for sensitive calls (signin.reauth).
 SESSION_COOKIE_AGE = integer("DJANGO_SESSION_COOKIE_AGE", 8 * 60 * 60, minimum=60)
 SESSION_IDLE_SECONDS = integer("DJANGO_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
-# Sensitive calls want the password again after this long (signin.reauth).
 REAUTH_SECONDS = integer("DJANGO_REAUTH_SECONDS", 300, minimum=1)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -178,7 +179,7 @@ if API_DOCS:
     INSTALLED_APPS.append("ninja")
 
 # --- Sign-in under attack ---------------------------------------------------------
-# Proxies (addresses or networks) whose X-Forwarded-For is believed; nobody else's.
+# Proxies whose X-Forwarded-For is believed; nobody else's.
 TRUSTED_PROXIES = [
     network("DJANGO_TRUSTED_PROXIES", value)
     for value in env.list("DJANGO_TRUSTED_PROXIES", default=[])
@@ -236,7 +237,7 @@ SECURE_HSTS_PRELOAD = boolean("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = boolean(
     "DJANGO_SECURE_COOKIES", default=True
 )
-# Only behind a TLS proxy that sets X-Forwarded-Proto (stripping the client's).
+# Only behind a TLS proxy that sets X-Forwarded-Proto (stripping the client's):
 if boolean("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 

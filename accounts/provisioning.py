@@ -1,0 +1,191 @@
+"""Users in from the school's directory export, and out again (import_users,
+export_users).
+
+The file is streamed: each row is checked in Python as it is read
+(accounts.csv_import) and copied into a temporary table; PostgreSQL then finds
+duplicates and look-alikes, and one INSERT and one UPDATE apply the whole file,
+in the caller's transaction. Any error rolls everything back.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from accounts.models import User
+
+# The file's rows, then what PostgreSQL finds of them.
+CREATE_ROWS = """
+CREATE TEMPORARY TABLE import_rows (
+    line integer NOT NULL,
+    username text NOT NULL,
+    password_hash text,
+    is_blocked boolean
+) ON COMMIT DROP
+"""
+DUPLICATES = """
+SELECT line, username, first FROM (
+    SELECT line, username,
+           first_value(line) OVER (PARTITION BY upper(username) ORDER BY line) AS first
+    FROM import_rows
+) rows WHERE line <> first
+"""
+# A new name that looks like another user's, or like another new one's.
+LOOKALIKES = """
+WITH new AS (
+    SELECT t.line, t.username, username_skeleton(t.username) AS skeleton
+    FROM import_rows t
+    WHERE NOT EXISTS (SELECT 1 FROM users u WHERE upper(u.username) = upper(t.username))
+)
+SELECT n.line, n.username, coalesce(u.username, other.username)
+FROM new n
+LEFT JOIN users u ON u.username_skeleton = n.skeleton
+LEFT JOIN new other ON other.skeleton = n.skeleton AND other.line < n.line
+    AND upper(other.username) <> upper(n.username)
+WHERE u.id IS NOT NULL OR other.line IS NOT NULL
+ORDER BY n.line
+"""
+INSERT = """
+INSERT INTO users (username, password_hash, is_blocked)
+SELECT t.username,
+       coalesce(t.password_hash, '!' || replace(gen_random_uuid()::text, '-', '')),
+       coalesce(t.is_blocked, false)
+FROM import_rows t
+WHERE NOT EXISTS (SELECT 1 FROM users u WHERE upper(u.username) = upper(t.username))
+RETURNING id
+"""
+# Only what a column says, and only where it differs: no row is rewritten for
+# nothing (updated_at stays as it was).
+UPDATE = """
+UPDATE users u
+SET password_hash = coalesce(t.password_hash, u.password_hash),
+    is_blocked = coalesce(t.is_blocked, u.is_blocked)
+FROM import_rows t
+WHERE upper(u.username) = upper(t.username)
+  AND (t.password_hash IS DISTINCT FROM u.password_hash AND t.password_hash IS NOT NULL
+       OR t.is_blocked IS DISTINCT FROM u.is_blocked AND t.is_blocked IS NOT NULL)
+RETURNING u.id
+"""
+BLOCK_MISSING = """
+UPDATE users u SET is_blocked = true
+WHERE NOT u.is_blocked
+  AND upper(split_part(u.username, '\\', 2)) IN (
+      SELECT upper(split_part(username, '\\', 2)) FROM import_rows)
+  AND NOT EXISTS (
+      SELECT 1 FROM import_rows t WHERE upper(t.username) = upper(u.username))
+  AND (%s OR NOT (u.is_staff OR u.is_superuser))
+RETURNING u.id
+"""
+HISTORY = """
+INSERT INTO django_admin_log
+    (action_time, user_id, content_type_id, object_id, object_repr, action_flag,
+     change_message)
+SELECT now(), %s, %s, u.id::text, u.username, %s, %s
+FROM users u WHERE u.id = ANY(%s)
+"""
+EXPORT = """
+COPY (
+    SELECT username, CASE WHEN is_blocked THEN 'true' ELSE 'false' END{hash}
+    FROM users ORDER BY username
+) TO STDOUT WITH (FORMAT csv)
+"""
+
+
+class ImportRefused(Exception):
+    """The file has errors; nothing was changed. `errors` are (line, reason)."""
+
+    def __init__(self, errors: list[tuple[int, str]]) -> None:
+        super().__init__(f"{len(errors)} errors")
+        self.errors = errors
+
+
+@dataclass
+class Summary:
+    rows: int = 0
+    created: list = field(default_factory=list)
+    updated: list = field(default_factory=list)
+    blocked: list = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "created": len(self.created),
+            "updated": len(self.updated),
+            "blocked": len(self.blocked),
+            "unchanged": self.rows - len(self.created) - len(self.updated),
+        }
+
+
+def import_rows(
+    rows: Iterable[tuple], errors, *, block_missing=False, include_staff=False
+) -> Summary:
+    """Apply the rows, in the caller's transaction; raise ImportRefused on errors."""
+    summary = Summary()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.import_rows")
+        cursor.execute(CREATE_ROWS)
+        with cursor.copy("COPY import_rows FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                summary.rows += 1
+        if errors:
+            raise ImportRefused(sorted(errors))
+        cursor.execute(DUPLICATES)
+        for line, username, first in cursor.fetchall():
+            errors.append((line, f"{username} is also on line {first}"))
+        if errors:
+            raise ImportRefused(sorted(errors))
+        cursor.execute(LOOKALIKES)
+        for line, username, other in cursor.fetchall():
+            errors.append((line, f"{username} looks like the user {other}"))
+        if errors:
+            raise ImportRefused(sorted(errors))
+        summary.created = _ids(cursor, INSERT)
+        summary.updated = _ids(cursor, UPDATE)
+        if block_missing:
+            summary.blocked = _ids(cursor, BLOCK_MISSING, [include_staff])
+    return summary
+
+
+def _ids(cursor, sql: str, params=()) -> list:
+    cursor.execute(sql, params)
+    return [row[0] for row in cursor.fetchall()]
+
+
+def record_history(summary: Summary, actor, source: str) -> None:
+    """Write the admin's history of every user the import created or changed."""
+    from django.contrib.admin.models import ADDITION, CHANGE
+    from django.contrib.contenttypes.models import ContentType
+
+    kind = ContentType.objects.get_for_model(User).pk
+    entries = [
+        (summary.created, ADDITION, f"Imported from {source}."),
+        (summary.updated, CHANGE, f"Updated by an import from {source}."),
+        (summary.blocked, CHANGE, f"Blocked by an import from {source}: not in it."),
+    ]
+    with connection.cursor() as cursor:
+        for ids, flag, message in entries:
+            if ids:
+                cursor.execute(HISTORY, [actor.pk, kind, flag, message, ids])
+
+
+def export_users(out: io.TextIOBase, *, with_hashes: bool) -> None:
+    """Write every user as CSV, the import's columns (hashes only if asked)."""
+    # An unusable password ("!...") is no hash: it exports as an empty cell.
+    hash_column = (
+        ", CASE WHEN left(password_hash, 1) = '!' THEN '' ELSE password_hash END"
+        if with_hashes
+        else ""
+    )
+    header = ["username", "is_blocked"] + (["password_hash"] if with_hashes else [])
+    csv.writer(out, lineterminator="\n").writerow(header)
+    out.flush()
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(EXPORT.format(hash=hash_column)) as copy,
+    ):
+        for chunk in copy:
+            out.write(bytes(chunk).decode())
