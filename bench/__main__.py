@@ -8,7 +8,8 @@
 - `bench.signin_flood`: a sign-in flood: probes, a legitimate user, lockouts and
   hashing throughput under it;
 - `bench.login_lookup`: the case-insensitive login lookup at 1,000,000 users;
-- `bench.admin_scale`: the admin's pages at 1,000,000 users.
+- `bench.admin_scale`: the admin's pages at 1,000,000 users;
+- `bench.provisioning`: import_users at 100,000 and 1,000,000 rows against COPY.
 
 Prints one table and writes every figure, with the settings, to bench/results/.
 """
@@ -26,7 +27,14 @@ from pathlib import Path
 
 import psycopg
 
-from bench import admin_scale, health, login_lookup, session_me, signin_flood
+from bench import (
+    admin_scale,
+    health,
+    login_lookup,
+    provisioning,
+    session_me,
+    signin_flood,
+)
 from bench.report import print_table
 from bench.support import ROOT, SECRET_KEY, manage
 from embedded_postgres import EmbeddedPostgres
@@ -37,6 +45,7 @@ SCENARIOS = {
     "signin_flood": signin_flood,
     "login_lookup": login_lookup,
     "admin_scale": admin_scale,
+    "provisioning": provisioning,
 }
 DATABASE = "bench"
 ENV = {

@@ -131,7 +131,7 @@ def _summary(rounds: list[dict]) -> dict:
 
 def rows(report: dict) -> list[Row]:
     limits, plain = report["limits"], report["no_limits"]
-    extra = round(report["extra_statements"], 2)
+    extra = round(report["extra_statements"], 2) or 0.0  # not "-0"
     return [
         Row("/api/auth/me through nginx req/s", f"{limits['rps']:.0f}"),
         Row("/api/auth/me without the limits req/s", f"{plain['rps']:.0f}"),
