@@ -169,6 +169,23 @@ class TestInitScripts:
         ):
             conn.execute(statement)
 
+    def test_import_users__as_the_owner_not_the_runtime_role(self, migrated, tmp_path):
+        path = tmp_path / "users.csv"
+        path.write_text("username\n\\deploy\\student\n")
+
+        def import_as(user, password):
+            url = self.url_without_password(migrated, user)
+            env = {"DATABASE_URL": url, "PGPASSWORD": password, **_secret()}
+            return manage("import_users", str(path), env=env)
+
+        refused = import_as("counseling_app", APP_PASSWORD)
+        assert refused.returncode == 1
+        assert "run it as APP_DB_OWNER" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        done = import_as("counseling_owner", OWNER_PASSWORD)
+        assert done.returncode == 0, done.stderr
+        assert "1 created" in done.stdout
+
     def test_runtime_role__signs_users_in_and_blocking_still_ends_sessions(
         self, migrated
     ):

@@ -4,7 +4,8 @@
 #
 # Two roles, neither a superuser nor able to create roles or databases:
 # - APP_DB_OWNER runs the migrations (the `migrate` service): it owns the public
-#   schema, so every table, trigger and function the migrations create.
+#   schema, so every table, trigger and function the migrations create; it may
+#   make temporary tables (import_users copies the file into one).
 # - APP_DB_USER, the role the web containers serve as, gets the DML its tables
 #   need and nothing more: no ownership, so no DDL (it cannot drop a table or
 #   disable the trigger that ends a blocked user's sessions), no TEMPORARY.
@@ -25,6 +26,7 @@ CREATE ROLE :"app_user" LOGIN PASSWORD :'app_password'
   NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
 REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
 GRANT CONNECT ON DATABASE :"db" TO :"owner", :"app_user";
+GRANT TEMPORARY ON DATABASE :"db" TO :"owner";
 ALTER SCHEMA public OWNER TO :"owner";
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO :"app_user";
