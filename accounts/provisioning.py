@@ -14,7 +14,7 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from accounts.models import User
 
@@ -35,6 +35,7 @@ SELECT line, username, first FROM (
 ) rows WHERE line <> first
 """
 # A new name that looks like another user's, or like another new one's.
+LOOKALIKE_INDEX = "users_username_skeleton"
 LOOKALIKES = """
 WITH new AS (
     SELECT t.line, t.username, username_skeleton(t.username) AS skeleton
@@ -138,12 +139,20 @@ def import_rows(
             errors.append((line, f"{username} is also on line {first}"))
         if errors:
             raise ImportRefused(sorted(errors))
-        cursor.execute(LOOKALIKES)
-        for line, username, other in cursor.fetchall():
-            errors.append((line, f"{username} looks like the user {other}"))
-        if errors:
-            raise ImportRefused(sorted(errors))
-        summary.created = _ids(cursor, INSERT)
+        try:
+            # The skeletons' unique index finds look-alikes as it inserts; only
+            # then are they looked for by line (each skeleton costs a lookup).
+            with transaction.atomic():
+                summary.created = _ids(cursor, INSERT)
+        except IntegrityError as exc:
+            if getattr(exc.__cause__.diag, "constraint_name", None) != LOOKALIKE_INDEX:
+                raise
+            cursor.execute(LOOKALIKES)
+            errors.extend(
+                (line, f"{username} looks like the user {other}")
+                for line, username, other in cursor.fetchall()
+            )
+            raise ImportRefused(sorted(errors)) from None
         summary.updated = _ids(cursor, UPDATE)
         if block_missing:
             summary.blocked = _ids(cursor, BLOCK_MISSING, [include_staff])

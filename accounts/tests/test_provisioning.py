@@ -172,6 +172,11 @@ class TestAllOrNothing:
         message = refused(tmp_path, "username\n\\uni\\jsrnith\n")  # rn for m
         assert "line 2: \\uni\\jsrnith looks like the user \\uni\\jsmith" in message
 
+    def test_lookalikes_inside_the_file(self, tmp_path):
+        message = refused(tmp_path, "username\n\\uni\\bill\n\\uni\\bi11\n")
+        assert "line 3: \\uni\\bi11 looks like the user \\uni\\bill" in message
+        assert not User.objects.exists()
+
     @pytest.mark.parametrize(
         ("text", "error"),
         [
