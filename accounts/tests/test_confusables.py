@@ -96,3 +96,34 @@ def test_admin_add_form__shows_the_message():
     )
     assert not form.is_valid()
     assert any("looks the same" in e for e in form.errors["username"])
+
+
+# The skeleton straight from the table, as migration 0008 computed every name.
+FROM_THE_TABLE = """
+SELECT coalesce(normalize(
+    string_agg(coalesce(c.prototype, t.ch), '' ORDER BY t.n), NFD
+), '')
+FROM unnest(string_to_array(normalize(lower(%s), NFD), NULL))
+    WITH ORDINALITY AS t(ch, n)
+LEFT JOIN username_confusables c ON c.source = t.ch
+"""
+
+
+def from_the_table(name):
+    with connection.cursor() as cursor:
+        cursor.execute(FROM_THE_TABLE, [name])
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.parametrize("code", range(1, 128))
+def test_ascii_fast_path__agrees_with_the_table(code):
+    """Migration 0009 maps ASCII names without the table: the same skeletons."""
+    name = f"\\a{chr(code)}b\\{chr(code)}{chr(code)}m"
+    assert skeleton(name) == from_the_table(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["\\uni\\j\u0430ne", "\\uni\\zo\u00eb", "\\\u0391\\x", "\\uni\\\u2160"]
+)
+def test_other_names__agree_with_the_table(name):
+    assert skeleton(name) == from_the_table(name)
