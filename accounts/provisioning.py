@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
 
@@ -57,7 +57,7 @@ SELECT t.username,
        coalesce(t.is_blocked, false)
 FROM import_rows t
 WHERE NOT EXISTS (SELECT 1 FROM users u WHERE upper(u.username) = upper(t.username))
-RETURNING id
+RETURNING id, username
 """
 # Only what a column says, and only where it differs: no row is rewritten for
 # nothing (updated_at stays as it was).
@@ -69,7 +69,7 @@ FROM import_rows t
 WHERE upper(u.username) = upper(t.username)
   AND (t.password_hash IS DISTINCT FROM u.password_hash AND t.password_hash IS NOT NULL
        OR t.is_blocked IS DISTINCT FROM u.is_blocked AND t.is_blocked IS NOT NULL)
-RETURNING u.id
+RETURNING u.id, u.username
 """
 BLOCK_MISSING = """
 UPDATE users u SET is_blocked = true
@@ -79,15 +79,18 @@ WHERE NOT u.is_blocked
   AND NOT EXISTS (
       SELECT 1 FROM import_rows t WHERE upper(t.username) = upper(u.username))
   AND (%s OR NOT (u.is_staff OR u.is_superuser))
-RETURNING u.id
+RETURNING u.id, u.username
 """
+# Each changed user's entry in the admin's history, in the same statement: no
+# list of a million ids in Python, whatever the file's size.
 HISTORY = """
+WITH changed AS ({change})
 INSERT INTO django_admin_log
     (action_time, user_id, content_type_id, object_id, object_repr, action_flag,
      change_message)
-SELECT now(), %s, %s, u.id::text, u.username, %s, %s
-FROM users u WHERE u.id = ANY(%s)
+SELECT now(), %s, %s, id::text, username, %s, %s FROM changed
 """
+COUNTED = "WITH changed AS ({change}) SELECT count(*) FROM changed"
 EXPORT = """
 COPY (
     SELECT username, CASE WHEN is_blocked THEN 'true' ELSE 'false' END{hash}
@@ -107,24 +110,35 @@ class ImportRefused(Exception):
 @dataclass
 class Summary:
     rows: int = 0
-    created: list = field(default_factory=list)
-    updated: list = field(default_factory=list)
-    blocked: list = field(default_factory=list)
+    created: int = 0
+    updated: int = 0
+    blocked: int = 0
 
     def counts(self) -> dict[str, int]:
         return {
-            "created": len(self.created),
-            "updated": len(self.updated),
-            "blocked": len(self.blocked),
-            "unchanged": self.rows - len(self.created) - len(self.updated),
+            "created": self.created,
+            "updated": self.updated,
+            "blocked": self.blocked,
+            "unchanged": self.rows - self.created - self.updated,
         }
 
 
 def import_rows(
-    rows: Iterable[tuple], errors, *, block_missing=False, include_staff=False
+    rows: Iterable[tuple],
+    errors,
+    *,
+    block_missing=False,
+    include_staff=False,
+    actor=None,
+    source="",
 ) -> Summary:
-    """Apply the rows, in the caller's transaction; raise ImportRefused on errors."""
+    """Apply the rows, in the caller's transaction; raise ImportRefused on errors.
+
+    With an `actor`, each created, updated or blocked user gets an entry in the
+    admin's history naming `source`.
+    """
     summary = Summary()
+    history = _History(actor, source)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS pg_temp.import_rows")
         cursor.execute(CREATE_ROWS)
@@ -143,7 +157,7 @@ def import_rows(
             # The skeletons' unique index finds look-alikes as it inserts; only
             # then are they looked for by line (each skeleton costs a lookup).
             with transaction.atomic():
-                summary.created = _ids(cursor, INSERT)
+                summary.created = history.apply(cursor, INSERT, "created")
         except IntegrityError as exc:
             if getattr(exc.__cause__.diag, "constraint_name", None) != LOOKALIKE_INDEX:
                 raise
@@ -153,32 +167,40 @@ def import_rows(
                 for line, username, other in cursor.fetchall()
             )
             raise ImportRefused(sorted(errors)) from None
-        summary.updated = _ids(cursor, UPDATE)
+        summary.updated = history.apply(cursor, UPDATE, "updated")
         if block_missing:
-            summary.blocked = _ids(cursor, BLOCK_MISSING, [include_staff])
+            summary.blocked = history.apply(
+                cursor, BLOCK_MISSING, "blocked", [include_staff]
+            )
     return summary
 
 
-def _ids(cursor, sql: str, params=()) -> list:
-    cursor.execute(sql, params)
-    return [row[0] for row in cursor.fetchall()]
+class _History:
+    """Run a change, with its entries in the admin's history when there is an actor."""
 
+    def __init__(self, actor, source: str) -> None:
+        from django.contrib.admin.models import ADDITION, CHANGE
+        from django.contrib.contenttypes.models import ContentType
 
-def record_history(summary: Summary, actor, source: str) -> None:
-    """Write the admin's history of every user the import created or changed."""
-    from django.contrib.admin.models import ADDITION, CHANGE
-    from django.contrib.contenttypes.models import ContentType
+        self.actor = actor
+        self.content_type = ContentType.objects.get_for_model(User).pk
+        self.entries = {
+            "created": (ADDITION, f"Imported from {source}."),
+            "updated": (CHANGE, f"Updated by an import from {source}."),
+            "blocked": (CHANGE, f"Blocked by an import from {source}: not in it."),
+        }
 
-    kind = ContentType.objects.get_for_model(User).pk
-    entries = [
-        (summary.created, ADDITION, f"Imported from {source}."),
-        (summary.updated, CHANGE, f"Updated by an import from {source}."),
-        (summary.blocked, CHANGE, f"Blocked by an import from {source}: not in it."),
-    ]
-    with connection.cursor() as cursor:
-        for ids, flag, message in entries:
-            if ids:
-                cursor.execute(HISTORY, [actor.pk, kind, flag, message, ids])
+    def apply(self, cursor, change: str, what: str, params=()) -> int:
+        """Run `change` (an INSERT or UPDATE returning id, username); count its rows."""
+        if self.actor is None:
+            cursor.execute(COUNTED.format(change=change), params)
+            return cursor.fetchone()[0]
+        flag, message = self.entries[what]
+        cursor.execute(
+            HISTORY.format(change=change),
+            [*params, self.actor.pk, self.content_type, flag, message],
+        )
+        return cursor.rowcount
 
 
 def export_users(out: io.TextIOBase, *, with_hashes: bool) -> None:

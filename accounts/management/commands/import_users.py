@@ -68,9 +68,9 @@ class Command(BaseCommand):
                     errors,
                     block_missing=options["block_missing"],
                     include_staff=options["include_staff"],
+                    actor=actor,
+                    source=options["file"],
                 )
-                if actor is not None:
-                    provisioning.record_history(summary, actor, options["file"])
                 if options["dry_run"]:
                     transaction.set_rollback(True)
         except provisioning.ImportRefused as refused:
