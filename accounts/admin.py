@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import connection
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
@@ -62,15 +63,22 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.display(description=_("Sessions"))
     def session_table(self, user):
-        """List the user's live sessions, never their keys (each is a credential)."""
+        """List the user's live sessions, never their keys (each is a credential),
+        and link to their events in the audit trail (the audit app)."""
         rows = user.sessions.filter(expire_date__gt=timezone.now()).order_by(
             "-last_seen_at"
         )
+        events = format_html(
+            '<p><a href="{}?user__id__exact={}">{}</a></p>',
+            reverse("admin:audit_authevent_changelist"),
+            user.pk,
+            _("Security events of this user"),
+        )
         if not rows:
-            return _("None")
+            return format_html("{}{}", _("None"), events)
         return format_html(
             "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"
-            "</thead><tbody>{}</tbody></table>",
+            "</thead><tbody>{}</tbody></table>{}",
             _("Created"),
             _("Last seen"),
             _("IP address"),
@@ -88,6 +96,7 @@ class UserAdmin(DjangoUserAdmin):
                     for row in rows
                 ),
             ),
+            events,
         )
 
     # A search that matches at most this many users is counted and paged by key.
@@ -97,10 +106,8 @@ class UserAdmin(DjangoUserAdmin):
         """Search usernames as Django does, reading the name indexes once.
 
         The list counts its results, then reads its page: two searches of the
-        trigram index, each reading the posting lists of trigrams all names
-        share (#12). The matching keys are found once instead: the page reads
-        those rows by key, and the count is theirs. A term matching more than
-        SEARCH_KEYS_UP_TO users is searched as Django does.
+        trigram index. The matching keys are found once instead: the page reads
+        those rows by key, and the count is theirs (up to SEARCH_KEYS_UP_TO).
 
         Every username has exactly two backslashes, the first at its start (the
         users_username_format CHECK), so a term with two can only be found at

@@ -5,19 +5,13 @@ from django.db import connection
 from django.utils.functional import cached_property
 
 
-class UserPaginator(Paginator):
-    """The users list's pages, as Django's, with two costs of a million users cut.
-
-    - The whole table is counted from the planner's statistics, not COUNT(*),
-      which read every row on every page. A filtered or searched list, or a
-      table of fewer than ESTIMATE_FROM rows, is counted exactly.
-    - A page past the first DEFER_FROM rows finds its rows' names first, then
-      reads those rows: the rows it skips are walked in the name index alone
-      (an index-only scan), not fetched from the table.
+class EstimatedCountPaginator(Paginator):
+    """Django's paginator, counting a whole large table from the planner's
+    statistics, not COUNT(*), which read every row on every page. A filtered or
+    searched list, or a table of fewer than ESTIMATE_FROM rows, is counted exactly.
     """
 
     ESTIMATE_FROM = 100_000
-    DEFER_FROM = 1_000
 
     @cached_property
     def count(self) -> int:
@@ -38,6 +32,14 @@ class UserPaginator(Paginator):
             cursor.execute(sql, [self.ESTIMATE_FROM, table])
             (count,) = cursor.fetchone()
         return count
+
+
+class UserPaginator(EstimatedCountPaginator):
+    """The users list's pages: counted as above, and a page past the first
+    DEFER_FROM rows finds its rows' names first, then reads those rows: the rows
+    it skips are walked in the name index alone (an index-only scan)."""
+
+    DEFER_FROM = 1_000
 
     def page(self, number):
         page = super().page(number)

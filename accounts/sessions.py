@@ -14,11 +14,12 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.base import CreateError
 from django.contrib.sessions.backends.db import SessionStore as DBStore
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoMiddleware
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models.functions import Now
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.audit_context import tell_audit
 from accounts.clients import client_ip, user_agent
 from accounts.models import Session
 
@@ -58,7 +59,9 @@ class SessionStore(DBStore):
         """
         row = super()._get_session_from_db()
         if row is not None and self._over(row):
-            row.delete()
+            with transaction.atomic():
+                tell_audit(session_end="expired")  # session.expired, not .ended
+                row.delete()
             self.expired = True
             row = None
         self._row = row

@@ -8,6 +8,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import django_auth
 
+from audit.api import router as events_router
 from config.middleware import ServiceBusy
 from signin.api import router as auth_router
 
@@ -24,6 +25,7 @@ api = NinjaAPI(
     docs_url="/docs" if settings.API_DOCS else None,
 )
 api.add_router("/auth", auth_router)
+api.add_router("/auth/events", events_router)
 
 
 @api.exception_handler(ServiceBusy)

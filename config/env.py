@@ -70,10 +70,14 @@ def number(name: str, default: float, *, minimum: float) -> float:
 POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}
 
 
-def network(name: str, value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """Read one IP address or network of the comma list in variable `name`."""
+def networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Read the comma list of IP addresses or networks in variable `name`."""
     try:
-        return ipaddress.ip_network(value.strip(), strict=False)
+        return [
+            ipaddress.ip_network(value.strip(), strict=False)
+            for value in os.environ.get(name, "").split(",")
+            if value.strip()
+        ]
     except ValueError:
         raise ImproperlyConfigured(
             f"{name} must be a comma list of IP addresses or networks"

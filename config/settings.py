@@ -16,7 +16,7 @@ from config.env import (
     choice,
     database_url,
     integer,
-    network,
+    networks,
     number,
     secret_key,
     sizes,
@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "signin",
     "config.apps.ProjectConfig",
     "axes",  # sign-in lockouts: failed attempts in PostgreSQL
+    "audit",  # the security audit trail, after axes: it reads axes' verdict
     "corsheaders",
 ]
 
@@ -69,8 +70,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.UnavailableMiddleware",
-    # Last: turns a request flagged as locked out into its 429.
+    # Turns a request flagged as locked out into its 429.
     "axes.middleware.AxesMiddleware",
+    "audit.events.AuditContextMiddleware",  # a change's who and where, for triggers
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -153,14 +155,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "accounts.password_validation.UsernamePartsValidator"},
 ]
 
-# --- Sessions and the API --------------------------------------------------------
-# The `sessions` table, tied to its user (accounts.sessions, its own clearsessions).
+# --- Sessions and the API: the `sessions` table (accounts.sessions) --------------
 SESSION_ENGINE = "accounts.sessions"
 # From sign-in, whatever the session saves; at most this long unused; and how
-# long an authentication counts as recent for sensitive calls (signin.reauth).
+# long an authentication counts as recent for sensitive calls (signin.reauth);
+# purge_auth_events removes security events older than AUDIT_RETENTION_DAYS.
 SESSION_COOKIE_AGE = integer("DJANGO_SESSION_COOKIE_AGE", 8 * 60 * 60, minimum=60)
 SESSION_IDLE_SECONDS = integer("DJANGO_SESSION_IDLE_SECONDS", 30 * 60, minimum=60)
 REAUTH_SECONDS = integer("DJANGO_REAUTH_SECONDS", 300, minimum=1)
+AUDIT_RETENTION_DAYS = integer("DJANGO_AUDIT_RETENTION_DAYS", 365, minimum=1)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # Origins (scheme://host) of a frontend served elsewhere that may call the API,
@@ -180,10 +183,7 @@ if API_DOCS:
 
 # --- Sign-in under attack ---------------------------------------------------------
 # Proxies whose X-Forwarded-For is believed; nobody else's.
-TRUSTED_PROXIES = [
-    network("DJANGO_TRUSTED_PROXIES", value)
-    for value in env.list("DJANGO_TRUSTED_PROXIES", default=[])
-]
+TRUSTED_PROXIES = networks("DJANGO_TRUSTED_PROXIES")
 # Lock out a username, and apart a client address, after this many failed
 # sign-ins, for this many seconds (django-axes; a success resets the count).
 AXES_FAILURE_LIMIT = integer("DJANGO_SIGNIN_FAILURE_LIMIT", 5)

@@ -25,6 +25,9 @@ from ninja.utils import check_csrf
 
 from accounts.models import Session
 from accounts.sessions import UserBlocked
+from audit.events import record
+from audit.models import Kind
+from config.schemas import ErrorOut, InvalidOut
 from signin.reauth import (
     recently_authenticated,
     record_authentication,
@@ -34,8 +37,6 @@ from signin.schemas import (
     Credentials,
     CsrfOut,
     EndedOut,
-    ErrorOut,
-    InvalidOut,
     MeOut,
     PasswordChange,
     Reauthentication,
@@ -124,6 +125,7 @@ def reauthenticate(request, body: Reauthentication):
         return Status(HTTPStatus.UNAUTHORIZED, INVALID)
     request.session.cycle_key()
     record_authentication(request)
+    record(Kind.REAUTHENTICATED, request, user=request.user)
     return Status(HTTPStatus.NO_CONTENT, None)
 
 

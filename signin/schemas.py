@@ -79,15 +79,3 @@ class CsrfOut(Schema):
 
 class EndedOut(Schema):
     ended: int
-
-
-class ErrorOut(Schema):
-    """The API's one error shape (config/api.py)."""
-
-    error: str
-
-
-class InvalidOut(ErrorOut):
-    """A 422: `fields` names each bad field, with what is wrong with it."""
-
-    fields: dict[str, str]

@@ -9,11 +9,12 @@ import pytest
 
 from bench.support import ROOT
 
-APPS = ("config", "accounts", "signin", "health")
-# Who may import whom (besides itself): signin -> accounts -> config; health ->
-# config. Only these modules of config import the apps.
+APPS = ("config", "accounts", "audit", "signin", "health")
+# Who may import whom (besides itself): signin -> audit -> accounts -> config;
+# health -> config. Only these modules of config import the apps.
 MAY_IMPORT = {
-    "signin": {"accounts", "config"},
+    "signin": {"audit", "accounts", "config"},
+    "audit": {"accounts", "config"},
     "accounts": {"config"},
     "health": {"config"},
     "config": set(),

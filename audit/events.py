@@ -1,0 +1,113 @@
+"""The events the app records itself: sign-in outcomes, sign-outs and
+re-authentications, each one INSERT and one log line (`event=<kind> ...`).
+
+What changes users and sessions is recorded by PostgreSQL's triggers (migration
+0002), from whatever made the change; AuditContextMiddleware tells them who and
+from where.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+
+from django.contrib.auth.signals import (
+    user_logged_in,
+    user_logged_out,
+    user_login_failed,
+)
+from django.db import connection, transaction
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse
+
+from accounts.audit_context import tell_audit
+from accounts.clients import client_ip, user_agent
+from audit.models import Kind
+
+log = logging.getLogger("audit")
+# The user by id, or else by the name as typed (a failed sign-in), in one statement.
+INSERT = """
+INSERT INTO auth_events (kind, user_id, username, ip, user_agent, detail)
+VALUES (%s, coalesce(%s::uuid, (
+    SELECT id FROM users WHERE upper(username) = upper(%s) LIMIT 1
+)), %s, %s, %s, %s)
+"""
+READS = ("GET", "HEAD", "OPTIONS")
+# Sign-ins record their own event, with the address: no context to set.
+SIGN_IN_PATHS = ("/api/auth/login", "/admin/login/")
+
+
+def record(
+    kind: Kind,
+    request: HttpRequest | None,
+    *,
+    user=None,
+    username: str = "",
+    detail: dict | None = None,
+) -> None:
+    """Write one event, and its log line. Never a password, hash or key in detail."""
+    username = (user.get_username() if user is not None else username)[:255]
+    ip = client_ip(request) if request is not None else None
+    agent = user_agent(request) if request is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            INSERT,
+            [
+                kind,
+                str(user.pk) if user is not None else None,
+                username,
+                username,
+                ip,
+                agent,
+                json.dumps(detail or {}),
+            ],
+        )
+    log.info("event=%s user=%s ip=%s", kind, username, ip)
+
+
+@receiver(user_logged_in, dispatch_uid="audit.signed_in")
+def _signed_in(sender, request=None, user=None, **kwargs) -> None:
+    record(Kind.SIGNIN_SUCCEEDED, request, user=user)
+
+
+@receiver(user_login_failed, dispatch_uid="audit.sign_in_failed")
+def _sign_in_failed(sender, credentials=None, request=None, **kwargs) -> None:
+    # axes (first) has flagged a failure that locks out, or one refused by a lockout.
+    locked = getattr(request, "axes_locked_out", False)
+    kind = Kind.SIGNIN_LOCKED_OUT if locked else Kind.SIGNIN_FAILED
+    username = str((credentials or {}).get("username") or "")
+    record(kind, request, username=username)
+
+
+@receiver(user_logged_out, dispatch_uid="audit.signed_out")
+def _signed_out(sender, request=None, user=None, **kwargs) -> None:
+    if user is None:
+        return
+    record(Kind.SIGNOUT, request, user=user)
+    # The row Django deletes next is this sign-out, not a session.ended.
+    tell_audit(session_end="signout")
+
+
+class AuditContextMiddleware:
+    """Run each request that may change something in one transaction, which first
+    tells the audit triggers its address, user agent and, in the admin, the staff
+    user acting (accounts.audit_context). Reads cost nothing extra."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in READS or request.path in SIGN_IN_PATHS:
+            return self.get_response(request)
+        with transaction.atomic():
+            user = getattr(request, "user", None)
+            staff = user is not None and user.is_authenticated and user.is_staff
+            tell_audit(
+                actor_id=user.pk
+                if staff and request.path.startswith("/admin/")
+                else None,
+                ip=client_ip(request),
+                user_agent=user_agent(request),
+            )
+            return self.get_response(request)
