@@ -160,6 +160,10 @@ class TestInitScripts:
             "CREATE TABLE public.squat (x int)",
             "CREATE TEMPORARY TABLE squat (x int)",
             "CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            # The audit trail is append-only for the app (audit migration 0002).
+            "UPDATE auth_events SET username = 'someone else'",
+            "DELETE FROM auth_events",
+            "TRUNCATE auth_events",
         ],
     )
     def test_runtime_role__can_change_no_schema(self, migrated, statement):
@@ -168,6 +172,31 @@ class TestInitScripts:
             pytest.raises(psycopg.errors.InsufficientPrivilege),
         ):
             conn.execute(statement)
+
+    def test_purge_auth_events__as_the_owner_not_the_runtime_role(self, migrated):
+        def purge_as(user, password):
+            url = self.url_without_password(migrated, user)
+            env = {"DATABASE_URL": url, "PGPASSWORD": password, **_secret()}
+            return manage("purge_auth_events", env=env)
+
+        refused = purge_as("counseling_app", APP_PASSWORD)
+        assert refused.returncode == 1
+        assert "owner role" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        done = purge_as("counseling_owner", OWNER_PASSWORD)
+        assert done.returncode == 0, done.stderr
+
+    def test_runtime_role__deletes_a_user_whose_events_outlive_them(self, migrated):
+        with self.runtime(migrated) as conn:
+            conn.execute(
+                "INSERT INTO users (username, password_hash) VALUES ('\\x\\gone', '!')"
+            )
+            conn.execute("DELETE FROM users WHERE username = '\\x\\gone'")
+            rows = conn.execute(
+                "SELECT kind, user_id FROM auth_events WHERE username = '\\x\\gone' "
+                "ORDER BY id"
+            ).fetchall()
+        assert rows == [("user.created", None), ("user.deleted", None)]
 
     def test_import_users__as_the_owner_not_the_runtime_role(self, migrated, tmp_path):
         path = tmp_path / "users.csv"
