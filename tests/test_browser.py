@@ -14,6 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from audit.models import Kind
 from bench.support import serve_with_admin
 
 pytestmark = pytest.mark.browser
@@ -120,3 +121,50 @@ def result_rows(browser):
     immediate `find_elements` failed 2 runs in 11 (#13).
     """
     return browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr") or False
+
+
+def test_audit_trail__chart_totals_match_the_table(app, browser):
+    """The events list draws the last week's sign-in outcomes; its totals are the
+    rows of each kind the table lists (here all on one page)."""
+    server, url = app
+    base = f"http://127.0.0.1:{server.port}"
+    wait = WebDriverWait(browser, 15)
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO auth_events (kind, username, ip, occurred_at) "
+            "SELECT k, '\\uni\\jsmith', '192.0.2.1', now() - n * interval '5 hours' "
+            "FROM unnest(ARRAY['signin.failed', 'signin.failed', 'signin.failed', "
+            "'signin.locked_out', 'signin.succeeded']) WITH ORDINALITY AS t(k, n)"
+        )
+    browser.get(f"{base}/admin/login/?next=/admin/audit/authevent/")
+    if browser.find_elements(By.NAME, "username"):
+        browser.find_element(By.NAME, "username").send_keys("\\corp\\admin")
+        browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    browser.get(f"{base}/admin/audit/authevent/")
+    wait.until(result_rows)
+    chart = browser.find_element(By.CSS_SELECTOR, "#signin-chart svg")
+    assert chart.is_displayed()
+    assert chart.size["width"] > 300
+    totals = {
+        span.get_attribute("data-kind"): int(
+            span.find_element(By.TAG_NAME, "strong").text
+        )
+        for span in browser.find_elements(By.CSS_SELECTOR, "#signin-chart .chart-total")
+    }
+    # Every event is within the week and on this one page.
+    labels = {str(label): kind for kind, label in Kind.choices}
+    table = {kind: 0 for kind in totals}
+    for row in browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr"):
+        kind = labels[row.find_element(By.CSS_SELECTOR, "td.field-kind").text]
+        table[kind] = table.get(kind, 0) + 1
+    assert totals == {kind: table[kind] for kind in totals}
+    assert totals["signin.failed"] >= 3
+    # Each series draws as many events as its total says.
+    drawn = browser.execute_script(
+        "return Object.fromEntries([...document.querySelectorAll("
+        "'#signin-chart g.series')].map(g => [g.dataset.kind, "
+        "[...g.querySelectorAll('rect title')].reduce("
+        "(n, t) => n + Number(t.textContent.split(': ')[1]), 0)]))"
+    )
+    assert drawn == totals
