@@ -9,7 +9,9 @@
   hashing throughput under it;
 - `bench.login_lookup`: the case-insensitive login lookup at 1,000,000 users;
 - `bench.admin_scale`: the admin's pages at 1,000,000 users;
-- `bench.provisioning`: import_users at 100,000 and 1,000,000 rows against COPY.
+- `bench.provisioning`: import_users at 100,000 and 1,000,000 rows against COPY;
+- `bench.audit_trail`: sign-ins with and without the trail, the events list at
+  10,000,000 events, purge_auth_events of 1,000,000.
 
 Prints one table and writes every figure, with the settings, to bench/results/.
 """
@@ -29,6 +31,7 @@ import psycopg
 
 from bench import (
     admin_scale,
+    audit_trail,
     health,
     login_lookup,
     provisioning,
@@ -46,6 +49,7 @@ SCENARIOS = {
     "login_lookup": login_lookup,
     "admin_scale": admin_scale,
     "provisioning": provisioning,
+    "audit_trail": audit_trail,
 }
 DATABASE = "bench"
 ENV = {
@@ -67,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--lookups", type=int, default=10_000)
     parser.add_argument("--flood-duration", type=int, default=30)
+    parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument(
         "--only", choices=SCENARIOS, action="append", help="run only these scenarios"
     )
