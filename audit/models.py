@@ -90,6 +90,12 @@ class AuthEvent(models.Model):
                 fields=["user", "-occurred_at", "-id"], name="idx_auth_events_user"
             ),
             models.Index(fields=["ip", "-occurred_at"], name="idx_auth_events_ip"),
+            # Deleting a user sets its actor_id NULL: found by index, not a scan.
+            models.Index(
+                fields=["actor"],
+                name="idx_auth_events_actor",
+                condition=models.Q(actor__isnull=False),
+            ),
             models.Index(
                 Upper("username"), "occurred_at", name="idx_auth_events_username"
             ),

@@ -142,8 +142,8 @@ def _seed(url: str, events: int) -> None:
         conn.execute("SET synchronous_commit = on")
         conn.execute(
             "INSERT INTO auth_events (kind, username, ip, user_agent, occurred_at) "
-            f"SELECT ({kinds})[1 + n % 4], '\\bench\\user' || (n % 30000), "
-            "'10.0.0.0'::inet + (n % 60000), 'browser/1.0', "
+            f"SELECT ({kinds})[1 + mod(n, 4)], '\\bench\\user' || mod(n, 30000), "
+            "'10.0.0.0'::inet + mod(n, 60000), 'browser/1.0', "
             "now() - (n::float / %s) * interval '365 days' "
             "FROM generate_series(1, %s) AS n",
             [events, events],
