@@ -78,3 +78,51 @@ def test_make_run__warns_in_one_line_when_it_would_redirect_to_https(
         ]
     else:
         assert lines == []
+
+
+def make(*args, database_url, **env):
+    """Run a Makefile target in this checkout against `database_url`, without
+    remaking the venv or writing a `.env` (the suite's database, as DATABASE_URL)."""
+    return subprocess.run(
+        [
+            shutil.which("make"),
+            "-s",
+            "-o",
+            ".venv/.installed-run",
+            "-o",
+            ".env",
+            f"VENV={sys.prefix}",
+            *args,
+        ],
+        cwd=ROOT,
+        env=child_env(DATABASE_URL=database_url, DJANGO_SECRET_KEY=SECRET_KEY, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_make_unlock__clears_a_users_lockout(database_url):
+    from axes.models import AccessAttempt
+
+    AccessAttempt.objects.create(
+        username="\\UNI\\ADMIN", ip_address="192.0.2.1", failures_since_start=9
+    )
+    result = make("unlock", "USER=\\uni\\admin", database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    assert not AccessAttempt.objects.filter(username="\\UNI\\ADMIN").exists()
+
+
+def test_make_unlock__without_whom__says_how(database_url):
+    result = make("unlock", database_url=database_url)
+    assert result.returncode != 0
+    assert "make unlock USER=" in result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_make_manage__passes_the_words_after_it(database_url):
+    result = make("manage", "check", "--", "--tag", "models", database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout

@@ -126,3 +126,34 @@ class TestStartUp:
 
 def test_main_port__still_serves_the_probes_for_nginx(app):
     assert app.get("/health")[0] == HTTPStatus.OK
+
+
+def test_serving_on__is_printed_once_gunicorn_listens(throwaway_postgres):
+    """A request sent the moment the line appears is answered, never refused."""
+    port, probe_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+        cwd=ROOT,
+        env=child_env(
+            DATABASE_URL=throwaway_postgres.create_database("serving_on"),
+            DJANGO_SECRET_KEY=SECRET_KEY,
+            DJANGO_SECURE_SSL_REDIRECT="false",
+            GUNICORN_BIND=f"127.0.0.1:{port}",
+            GUNICORN_PROBE_BIND=f"127.0.0.1:{probe_port}",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        for line in process.stdout:
+            if "Serving on" in line or time.monotonic() > deadline:
+                break
+        assert f"Serving on http://127.0.0.1:{port}/" in line, line
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"GET /health/live HTTP/1.0\r\nHost: x\r\n\r\n")
+            assert conn.recv(64).startswith(b"HTTP/1.")
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
