@@ -115,6 +115,10 @@ def assert_users_schema():
         "users_set_updated_at",
         "users_end_sessions",
         "users_keep_skeleton",
+        # The audit trail's (audit migration 0002).
+        "users_audit_inserted",
+        "users_audit_updated",
+        "users_audit_deleted",
     }
 
 
@@ -136,11 +140,15 @@ def test_migrations__round_trip_through_zero():
                     "users_keep_skeleton",
                     "username_skeleton",
                     "sessions_refuse_blocked_user",
+                    "audit_users_inserted",
+                    "audit_sessions_deleted",
+                    "auth_events_refuse_update",
                 ]
             ],
         )
         assert cursor.fetchone() == (0,)
     assert not table_exists("username_confusables")
+    assert not table_exists("auth_events")  # the audit app's, which depends on it
 
     call_command("migrate", verbosity=0)
     assert_users_schema()
