@@ -103,3 +103,19 @@ class AuthEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.username}"
+
+
+class SigninHour(models.Model):
+    """Sign-in outcomes per hour (UTC), kept by a trigger on auth_events
+    (migration 0003): the admin's chart reads a week of these, not the events."""
+
+    pk = models.CompositePrimaryKey("kind", "hour")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    hour = models.DateTimeField()
+    events = models.BigIntegerField()
+
+    class Meta:
+        db_table = "auth_event_hours"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.hour:%Y-%m-%d %H}:00: {self.events}"

@@ -10,7 +10,7 @@ wait for a DELETE in PostgreSQL.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from django.conf import settings
@@ -21,12 +21,18 @@ from django.utils import timezone
 from accounts.audit_context import tell_audit
 from audit.models import Kind
 
-# Oldest first, by the time index, a batch at a time.
+# Oldest first, a batch at a time, each batch starting where the last ended: the
+# time index is walked once, never again over the rows already deleted.
 DELETE = """
-DELETE FROM auth_events WHERE id IN (
-    SELECT id FROM auth_events WHERE occurred_at < %s
-    ORDER BY occurred_at LIMIT %s
+WITH gone AS (
+    DELETE FROM auth_events WHERE id IN (
+        SELECT id FROM auth_events
+        WHERE occurred_at >= %s AND occurred_at < %s
+        ORDER BY occurred_at LIMIT %s
+    )
+    RETURNING occurred_at
 )
+SELECT count(*), max(occurred_at) FROM gone
 """
 RECORD = "INSERT INTO auth_events (kind, detail) VALUES (%s, %s)"
 
@@ -44,17 +50,20 @@ class Command(BaseCommand):
         if days < 1 or options["batch"] < 1:
             raise CommandError("--days and --batch must be at least 1")
         before = timezone.now() - timedelta(days=days)
-        deleted = 0
+        deleted, start = 0, datetime.min.replace(tzinfo=UTC)
         try:
             while True:
                 with transaction.atomic(), connection.cursor() as cursor:
                     tell_audit(purge="on")
-                    cursor.execute(DELETE, [before, options["batch"]])
-                    batch = cursor.rowcount
+                    cursor.execute(DELETE, [start, before, options["batch"]])
+                    batch, last = cursor.fetchone()
                 deleted += batch
                 if batch < options["batch"]:
                     break
+                start = last
             with connection.cursor() as cursor:
+                # The chart's counts of those hours go with them.
+                cursor.execute("DELETE FROM auth_event_hours WHERE hour < %s", [before])
                 detail = {
                     "deleted": deleted,
                     "before": before.isoformat(),
