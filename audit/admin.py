@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.contrib import admin
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.html import format_html_join
 
 from accounts.paginators import EstimatedCountPaginator
 from audit.models import AuthEvent, Kind, SigninHour
@@ -106,17 +107,10 @@ def signin_chart() -> dict:
         bars = []
         for index in range(HOURS):
             hour = start + timedelta(hours=index)
-            n = counts.get((kind, hour), 0)
-            if n:
+            if n := counts.get((kind, hour), 0):
                 height = max(1.0, round((BAND - 10) * n / peak, 1))
                 bars.append(
-                    {
-                        "x": index * BAR,
-                        "y": BAND - 10 - height,
-                        "height": height,
-                        "n": n,
-                        "hour": hour,
-                    }
+                    (index * BAR, BAND - height, height, f"{hour:%Y-%m-%d %H}:00", n)
                 )
         series.append(
             {
@@ -124,8 +118,15 @@ def signin_chart() -> dict:
                 "label": Kind(kind).label,
                 "colour": colour,
                 "top": number * BAND,
-                "total": sum(bar["n"] for bar in bars),
-                "bars": bars,
+                "total": sum(bar[-1] for bar in bars),
+                # Made here, not in a template loop: 504 bars cost a template
+                # ~40 ms a page.
+                "bars": format_html_join(
+                    "",
+                    '<rect x="{}" y="{}" width="3" height="{}"><title>{}: {}</title>'
+                    "</rect>",
+                    bars,
+                ),
             }
         )
     return {

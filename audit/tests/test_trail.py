@@ -234,7 +234,14 @@ class TestRetention:
         sql(
             "INSERT INTO auth_events (kind, username, occurred_at) "
             "SELECT 'signin.failed', 'x', now() - interval '40 days' "
-            "FROM generate_series(1, 120)"
+            "FROM generate_series(1, 60)"
+        )
+        # And 60 at as many instants: batches end between them.
+        sql(
+            "INSERT INTO auth_events (kind, username, occurred_at) "
+            "SELECT 'signin.failed', "
+            "'x', now() - interval '50 days' - make_interval(secs => n) "
+            "FROM generate_series(1, 60) AS n"
         )
         sql("INSERT INTO auth_events (kind, username) VALUES ('signin.failed', 'y')")
         out = io.StringIO()

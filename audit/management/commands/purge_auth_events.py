@@ -21,19 +21,15 @@ from django.utils import timezone
 from accounts.audit_context import tell_audit
 from audit.models import Kind
 
-# Oldest first, a batch at a time, each batch starting where the last ended: the
-# time index is walked once, never again over the rows already deleted.
-DELETE = """
-WITH gone AS (
-    DELETE FROM auth_events WHERE id IN (
-        SELECT id FROM auth_events
-        WHERE occurred_at >= %s AND occurred_at < %s
-        ORDER BY occurred_at LIMIT %s
-    )
-    RETURNING occurred_at
-)
-SELECT count(*), max(occurred_at) FROM gone
+# Oldest first, a batch at a time, by ranges of the time index: the batch ends
+# where the next `batch` rows start, and each DELETE is an index range scan.
+BOUNDARY = """
+SELECT occurred_at FROM auth_events
+WHERE occurred_at >= %s AND occurred_at < %s
+ORDER BY occurred_at OFFSET %s LIMIT 1
 """
+DELETE = "DELETE FROM auth_events WHERE occurred_at >= %s AND occurred_at < %s"
+DELETE_AT = "DELETE FROM auth_events WHERE occurred_at = %s"
 RECORD = "INSERT INTO auth_events (kind, detail) VALUES (%s, %s)"
 
 
@@ -50,17 +46,20 @@ class Command(BaseCommand):
         if days < 1 or options["batch"] < 1:
             raise CommandError("--days and --batch must be at least 1")
         before = timezone.now() - timedelta(days=days)
-        deleted, start = 0, datetime.min.replace(tzinfo=UTC)
+        deleted, start, end = 0, datetime.min.replace(tzinfo=UTC), None
         try:
-            while True:
+            while end != before:
                 with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(BOUNDARY, [start, before, options["batch"]])
+                    row = cursor.fetchone()
+                    end = row[0] if row else before
                     tell_audit(purge="on")
-                    cursor.execute(DELETE, [start, before, options["batch"]])
-                    batch, last = cursor.fetchone()
-                deleted += batch
-                if batch < options["batch"]:
-                    break
-                start = last
+                    if end == start:  # a batch's worth at one instant: all of it
+                        cursor.execute(DELETE_AT, [start])
+                    else:
+                        cursor.execute(DELETE, [start, end])
+                    deleted += cursor.rowcount
+                start = end
             with connection.cursor() as cursor:
                 # The chart's counts of those hours go with them.
                 cursor.execute("DELETE FROM auth_event_hours WHERE hour < %s", [before])
