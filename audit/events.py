@@ -1,23 +1,27 @@
 """The events the app records itself: sign-in outcomes, sign-outs and
-re-authentications, each one INSERT and one log line (`event=<kind> ...`).
+re-authentications, each one INSERT.
 
 What changes users and sessions is recorded by PostgreSQL's triggers (migration
 0002), from whatever made the change; AuditContextMiddleware tells them who and
-from where.
+from where. Every event, whoever wrote it, comes back as a notice (migration
+0004) that log_event writes as one log line, `event=<kind> user=... ip=...`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
 
+import psycopg
 from django.contrib.auth.signals import (
     user_logged_in,
     user_logged_out,
     user_login_failed,
 )
 from django.db import connection, transaction
+from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
@@ -46,7 +50,7 @@ def record(
     username: str = "",
     detail: dict | None = None,
 ) -> None:
-    """Write one event, and its log line. Never a password, hash or key in detail."""
+    """Write one event. Never a password, hash or key in detail."""
     username = (user.get_username() if user is not None else username)[:255]
     ip = client_ip(request) if request is not None else None
     agent = user_agent(request) if request is not None else ""
@@ -63,7 +67,21 @@ def record(
                 json.dumps(detail or {}),
             ],
         )
-    log.info("event=%s user=%s ip=%s", kind, username, ip)
+
+
+def log_event(notice: psycopg.errors.Diagnostic) -> None:
+    """Write an event's notice as a log line, through the redacting filter."""
+    message = notice.message_primary or ""
+    if notice.severity_nonlocalized == "NOTICE" and message.startswith("event="):
+        log.info("%s", message)
+
+
+@receiver(connection_created, dispatch_uid="audit.log_events")
+def _listen(sender, connection, **kwargs) -> None:
+    # Sent at each checkout from the pool: added once per psycopg connection.
+    with contextlib.suppress(ValueError):
+        connection.connection.remove_notice_handler(log_event)
+    connection.connection.add_notice_handler(log_event)
 
 
 @receiver(user_logged_in, dispatch_uid="audit.signed_in")

@@ -8,6 +8,7 @@ from http import HTTPStatus
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
+from django.db.backends.signals import connection_created
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -89,10 +90,65 @@ class TestSignIn:
         )
         assert kinds(user=staff) == [Kind.SIGNIN_SUCCEEDED]
 
-    def test_one_log_line_each(self, frontend, caplog):
+
+def event_lines(caplog):
+    return [r.getMessage() for r in caplog.records if r.name == "audit"]
+
+
+class TestLogLines:
+    """Each event is one log line, whoever wrote it: the app, a trigger, raw SQL."""
+
+    @pytest.fixture(autouse=True)
+    def audit_at_info(self, caplog):
         caplog.set_level(logging.INFO, logger="audit")
+
+    def test_sign_in_and_out(self, frontend, caplog):
+        frontend.sign_in(password="wrong")
         frontend.sign_in()
-        assert "event=signin.succeeded user=\\uni\\jsmith ip=127.0.0.1" in caplog.text
+        frontend.post("/api/auth/logout")
+        assert event_lines(caplog) == [
+            "event=signin.failed user=\\uni\\jsmith ip=127.0.0.1",
+            "event=signin.succeeded user=\\uni\\jsmith ip=127.0.0.1",
+            "event=signout user=\\uni\\jsmith ip=127.0.0.1",
+        ]
+
+    def test_admin_block__written_by_the_trigger(self, admin_client, user, caplog):
+        admin_client.post(
+            "/admin/accounts/user/",
+            {"action": "block", "_selected_action": [str(user.pk)]},
+        )
+        assert event_lines(caplog) == [
+            "event=user.blocked user=\\uni\\jsmith ip=198.51.100.7"
+        ]
+
+    def test_raw_sql__one_line_per_row(self, db, caplog):
+        sql(
+            "INSERT INTO users (username, password_hash) "
+            "VALUES ('\\uni\\a', '!'), ('\\uni\\b', '!')"
+        )
+        sql("DELETE FROM users")
+        assert event_lines(caplog) == [
+            "event=user.created user=\\uni\\a ip=-",
+            "event=user.created user=\\uni\\b ip=-",
+            "event=user.deleted user=\\uni\\a ip=-",
+            "event=user.deleted user=\\uni\\b ip=-",
+        ]
+
+    def test_once__however_often_the_connection_is_reused(self, db, caplog):
+        # As Django does at each checkout of the same connection from the pool.
+        for _ in range(3):
+            connection_created.send(sender=type(connection), connection=connection)
+        sql("INSERT INTO auth_events (kind, username) VALUES ('signin.failed', 'x')")
+        assert event_lines(caplog) == ["event=signin.failed user=x ip=-"]
+
+    def test_a_name_cannot_forge_a_line(self, db, caplog):
+        sql(
+            "INSERT INTO auth_events (kind, username) VALUES ('signin.failed', %s)",
+            ["x\nevent=user.deleted"],
+        )
+        assert event_lines(caplog) == [
+            "event=signin.failed user=x\\nevent=user.deleted ip=-"
+        ]
 
 
 class TestSessions:
