@@ -239,12 +239,14 @@ class TestUsers:
         assert event.actor.username == "\\corp\\root"
         assert event.ip == "198.51.100.7"
 
-    def test_import__recorded(self, tmp_path, db):
+    def test_import__recorded_and_logged(self, tmp_path, db, caplog):
+        caplog.set_level(logging.INFO, logger="audit")
         path = tmp_path / "u.csv"
         path.write_text("username,is_blocked\n\\uni\\a,true\n")
         call_command("import_users", str(path), stdout=io.StringIO())
         assert kinds(kind=Kind.USER_CREATED) == []  # kinds() leaves them out
         assert AuthEvent.objects.get(kind=Kind.USER_CREATED).username == "\\uni\\a"
+        assert event_lines(caplog) == ["event=user.created user=\\uni\\a ip=-"]
 
     def test_kind__is_one_of_the_list(self, db):
         with pytest.raises(DatabaseError), transaction.atomic():
@@ -352,6 +354,41 @@ class TestStudentsOwnEvents:
     def test_documented(self, db):
         paths = Client().get("/api/openapi.json").json()["paths"]
         assert {"200", "401"} <= set(paths["/api/auth/events"]["get"]["responses"])
+
+
+# The server ends the app's connection the moment it writes a sign-in's event, as
+# a restart or a crash would.
+DROP_AT_THE_EVENT = """
+CREATE FUNCTION test_drop_connection() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_terminate_backend(pg_backend_pid());
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER test_drop_connection BEFORE INSERT ON auth_events FOR EACH ROW
+    WHEN (NEW.kind = 'signin.succeeded') EXECUTE FUNCTION test_drop_connection();
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+class TestFaults:
+    @pytest.fixture
+    def connection_lost_at_the_event(self):
+        sql(DROP_AT_THE_EVENT)
+        yield
+        sql("DROP FUNCTION test_drop_connection() CASCADE")
+
+    def test_sign_in__503_and_no_session_without_its_event(
+        self, user, connection_lost_at_the_event
+    ):
+        frontend = Frontend()
+        response = frontend.sign_in()
+        assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+        assert set(response.json()) == {"error"}
+        connection.close()  # as request_finished does, outside the test client
+        assert not Session.objects.filter(user=user).exists()
+        assert not AuthEvent.objects.filter(kind=Kind.SIGNIN_SUCCEEDED).exists()
+        assert frontend.get("/api/auth/me").status_code == HTTPStatus.UNAUTHORIZED
 
 
 class TestNoSecrets:
