@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import connection
 
 # audit.<name>, as the triggers read them (current_setting('audit.ip', true)).
-NAMES = ("actor_id", "ip", "user_agent", "session_end", "purge")
+NAMES = ("actor_id", "ip", "user_agent", "session_end", "session_kept", "purge")
 
 
 def tell_audit(**values: object) -> None:

@@ -67,6 +67,14 @@ class SessionStore(DBStore):
         self._row = row
         return row
 
+    def cycle_key(self) -> None:
+        """A new key for the same session: the old row goes, but not as ended."""
+        if self.session_key is None:  # nothing to delete: no statement more
+            return super().cycle_key()
+        with transaction.atomic():
+            tell_audit(session_end="rotated")
+            super().cycle_key()
+
     @staticmethod
     def _over(row: Session) -> bool:
         now = timezone.now()

@@ -23,6 +23,7 @@ from ninja import Router, Status
 from ninja.errors import HttpError
 from ninja.utils import check_csrf
 
+from accounts.audit_context import tell_audit
 from accounts.models import Session
 from accounts.sessions import UserBlocked
 from audit.events import record
@@ -150,7 +151,8 @@ def change_password(request, body: PasswordChange):
     with transaction.atomic():
         user.set_password(body.new_password)
         # The database ends all of the user's sessions (users_end_sessions);
-        # this one comes back under a new key.
+        # this one comes back under a new key, and is no session.ended.
+        tell_audit(session_kept=request.session.row.public_id)
         user.save(update_fields=["password"])
         update_session_auth_hash(request, user)
         record_authentication(request)

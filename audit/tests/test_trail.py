@@ -185,15 +185,17 @@ class TestSessions:
         sql("DELETE FROM sessions")
         assert kinds()[-1] == Kind.SESSION_ENDED
 
-    def test_reauthenticated(self, frontend):
+    def test_reauthenticated__its_new_key_no_session_ended(self, frontend):
         frontend.sign_in()
         frontend.post("/api/auth/reauthenticate", {"password": PASSWORD})
-        assert kinds()[-1] == Kind.REAUTHENTICATED
+        assert kinds() == [Kind.SIGNIN_SUCCEEDED, Kind.REAUTHENTICATED]
+        assert frontend.get("/api/auth/me").status_code == HTTPStatus.OK
 
 
 class TestUsers:
     def test_password_change_through_the_api(self, laptop_and_phone_user):
         laptop = laptop_and_phone_user
+        phone = Session.objects.get(user_agent="phone/2.0")
         laptop.post(
             "/api/auth/password", {"current_password": PASSWORD, "new_password": NEW}
         )
@@ -201,7 +203,10 @@ class TestUsers:
         assert changed.ip == "127.0.0.1"
         assert changed.actor_id is None  # the student, not staff
         # The other session ended with it; this one moved to a new key.
-        assert Kind.SESSION_ENDED in kinds()
+        ended = AuthEvent.objects.get(kind=Kind.SESSION_ENDED)
+        assert ended.user_agent == "laptop/1.0"  # where the change came from
+        assert ended.detail == {"session": str(phone.public_id)}
+        assert laptop.get("/api/auth/me").status_code == HTTPStatus.OK
 
     def test_raw_sql__create_block_unblock_password_delete(self, db):
         sql("INSERT INTO users (username, password_hash) VALUES ('\\uni\\raw', '!')")
