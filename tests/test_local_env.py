@@ -126,3 +126,25 @@ def test_make_manage__passes_the_words_after_it(database_url):
     result = make("manage", "check", "--", "--tag", "models", database_url=database_url)
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.django_db(transaction=True)
+def test_make_manage__passes_each_word_as_typed(database_url):
+    from accounts.models import User
+
+    result = make(
+        "manage",
+        "--",
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        "\\uni\\typed",
+        database_url=database_url,
+        DJANGO_SUPERUSER_PASSWORD="a long enough pass phrase",
+    )
+    assert result.returncode == 0, result.stderr
+    assert User.objects.filter(username="\\uni\\typed").exists()
+    quoted = make(
+        "manage", "--", "shell", "-c", "print('it\\'s')", database_url=database_url
+    )
+    assert quoted.stdout.splitlines()[-1] == "it's", quoted.stderr
