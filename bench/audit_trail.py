@@ -1,11 +1,12 @@
 """The audit trail's costs, in a database of its own:
 
-- sign-ins with the trail against the same app with the app's recording switched
-  off (bench.untrailed: its receivers disconnected; the triggers stay, as they
-  belong to the database), in alternating rounds: sign-ins a second, and SQL
-  statements per sign-in that the app sends (pg_stat_statements, without
-  PostgreSQL's own foreign-key checks, which it counts too: the event's user_id
-  is checked as the session's is). Straight to gunicorn: through
+- sign-ins with the trail against the same app with the app's side of it
+  switched off (bench.untrailed: its receivers and middleware; the triggers stay,
+  as they belong to the database), in alternating rounds: sign-ins a second, and
+  SQL statements per sign-in and per signed-in GET /api/auth/me that the app
+  sends (pg_stat_statements, without PostgreSQL's own foreign-key checks, which
+  it counts too: the event's user_id is checked as the session's is), compared
+  to the nearest whole statement. Straight to gunicorn: through
   nginx the sign-in rate limit would be what is measured;
 - the admin's events list at --events events (10,000,000), unfiltered and
   filtered, through nginx as a superuser: median and p99 of 100 requests;
@@ -15,6 +16,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import statistics
 import subprocess
@@ -33,6 +35,7 @@ DATABASE = "bench_audit"
 STUDENT, PASSWORD = "\\bench\\student", "bench pass phrase 2026"
 SIGNIN_RATIO = Target(">=", 0.95)
 EXTRA_STATEMENTS = Target("<=", 1)
+EXTRA_ME_STATEMENTS = Target("<=", 0)
 LIST_MS = Target("<", 150)
 PURGE_S = Target("<", 30)
 EXPIRED = 1_000_000
@@ -62,9 +65,10 @@ def run(context, args) -> dict:
 
 
 def _sign_ins(context, env, args) -> dict:
+    untrailed = {**env, "DJANGO_SETTINGS_MODULE": "bench.untrailed_settings"}
     apps = {
         "trail": Gunicorn(env),
-        "no_trail": Gunicorn(env, "bench.untrailed:application"),
+        "no_trail": Gunicorn(untrailed, "bench.untrailed:application"),
     }
     rounds = []
     try:
@@ -78,6 +82,7 @@ def _sign_ins(context, env, args) -> dict:
                 result[name] = {
                     "per_second": done / args.duration,
                     "statements_per_signin": (after - before) / max(1, done),
+                    "statements_per_me": _me_statements(context.server, apps[name]),
                 }
             rounds.append(result)
             print(f"audit sign-ins round {number + 1} done", file=sys.stderr)
@@ -87,7 +92,7 @@ def _sign_ins(context, env, args) -> dict:
     summary = {
         name: {
             key: statistics.median(r[name][key] for r in rounds)
-            for key in ("per_second", "statements_per_signin")
+            for key in ("per_second", "statements_per_signin", "statements_per_me")
         }
         for name in apps
     }
@@ -129,6 +134,37 @@ def _sign_in_loop(app: Gunicorn, seconds: float, clients: int = 2) -> int:
     for thread in threads:
         thread.join()
     return len(done)
+
+
+def _me_statements(server, app: Gunicorn, requests: int = 300) -> float:
+    """Statements per signed-in GET /api/auth/me, one session, one at a time."""
+    _, body, _ = app.get("/api/auth/csrf")
+    token = json.loads(body)["csrf_token"]
+    conn = http.client.HTTPConnection("127.0.0.1", app.port, timeout=10)
+    conn.request(
+        "POST",
+        "/api/auth/login",
+        body=json.dumps({"username": STUDENT, "password": PASSWORD}),
+        headers={
+            "Content-Type": "application/json",
+            "X-CSRFToken": token,
+            "Cookie": f"csrftoken={token}",
+        },
+    )
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    cookie = next(
+        value.split(";")[0]
+        for key, value in response.getheaders()
+        if key.lower() == "set-cookie" and value.startswith("sessionid=")
+    )
+    before = _statements(server)
+    for _ in range(requests):
+        status, body, _ = app.get("/api/auth/me", headers={"Cookie": cookie})
+        if status != 200:
+            raise RuntimeError(f"/api/auth/me: {status} {body}")
+    return (_statements(server) - before) / requests
 
 
 def _statements(server) -> int:
@@ -230,7 +266,8 @@ def _purge(url: str, env: dict) -> dict:
 def rows(report: dict) -> list[Row]:
     signin, purge = report["signin"], report["purge"]
     trail, plain = signin["trail"], signin["no_trail"]
-    extra = round(trail["statements_per_signin"] - plain["statements_per_signin"], 2)
+    extra = trail["statements_per_signin"] - plain["statements_per_signin"]
+    extra_me = trail["statements_per_me"] - plain["statements_per_me"]
     out = [
         Row(
             "sign-ins/s with / without the audit trail",
@@ -247,7 +284,22 @@ def rows(report: dict) -> list[Row]:
             f"{trail['statements_per_signin']:.2f} / "
             f"{plain['statements_per_signin']:.2f}",
         ),
-        Row("extra statements per sign-in", f"{extra:g}", EXTRA_STATEMENTS, extra),
+        Row(
+            "extra statements per sign-in, whole (measured)",
+            f"{round(extra)} ({extra:.2f})",
+            EXTRA_STATEMENTS,
+            round(extra),
+        ),
+        Row(
+            "statements per /api/auth/me with / without the trail",
+            f"{trail['statements_per_me']:.2f} / {plain['statements_per_me']:.2f}",
+        ),
+        Row(
+            "extra statements per /api/auth/me, whole (measured)",
+            f"{round(extra_me)} ({extra_me:.2f})",
+            EXTRA_ME_STATEMENTS,
+            round(extra_me),
+        ),
     ]
     for name, page in report["admin"].items():
         out.append(
