@@ -59,9 +59,10 @@ class SessionStore(DBStore):
         """
         row = super()._get_session_from_db()
         if row is not None and self._over(row):
-            with transaction.atomic():
+            with transaction.atomic(savepoint=False):
                 tell_audit(session_end="expired")  # session.expired, not .ended
                 row.delete()
+                tell_audit(session_end=None)  # as in cycle_key
             self.expired = True
             row = None
         self._row = row
@@ -71,9 +72,11 @@ class SessionStore(DBStore):
         """A new key for the same session: the old row goes, but not as ended."""
         if self.session_key is None:  # nothing to delete: no statement more
             return super().cycle_key()
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             tell_audit(session_end="rotated")
             super().cycle_key()
+            # The rest of an enclosing transaction (a request's) is no rotation.
+            tell_audit(session_end=None)
 
     @staticmethod
     def _over(row: Session) -> bool:

@@ -14,11 +14,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Session, User
+from accounts.sessions import SessionStore
 from audit.models import AuthEvent, Kind
 from signin.tests.test_api import PASSWORD, Frontend
 
 pytestmark = pytest.mark.django_db
 NEW = "a much longer new pass phrase 7"
+LAPTOP_PHONE = ("laptop/1.0", "phone/2.0")
 
 
 def sql(statement, params=()):
@@ -174,6 +176,18 @@ class TestSessions:
         assert kinds()[-1] == Kind.SESSION_EXPIRED
         assert Kind.SESSION_ENDED not in kinds()
 
+    def test_an_expiry__hides_no_later_end_in_its_transaction(self, laptop_and_phone):
+        laptop, phone = (Session.objects.get(user_agent=a) for a in LAPTOP_PHONE)
+        sql(
+            "UPDATE sessions SET last_seen_at = last_seen_at - interval '31 minutes' "
+            "WHERE session_key = %s",
+            [laptop.session_key],
+        )
+        with transaction.atomic():
+            SessionStore(laptop.session_key).load()
+            phone.delete()
+        assert kinds()[-2:] == [Kind.SESSION_EXPIRED, Kind.SESSION_ENDED]
+
     def test_clearsessions__records_nothing(self, frontend):
         frontend.sign_in()
         sql("UPDATE sessions SET expire_date = now() - interval '1 hour'")
@@ -184,6 +198,18 @@ class TestSessions:
         frontend.sign_in()
         sql("DELETE FROM sessions")
         assert kinds()[-1] == Kind.SESSION_ENDED
+
+    def test_a_rotation__hides_no_later_end_in_its_transaction(
+        self, laptop_and_phone, user
+    ):
+        laptop, phone = (Session.objects.get(user_agent=a) for a in LAPTOP_PHONE)
+        store = SessionStore(laptop.session_key)
+        store.load()
+        with transaction.atomic():
+            store.cycle_key()
+            phone.delete()
+        ended = AuthEvent.objects.get(kind=Kind.SESSION_ENDED)
+        assert ended.detail == {"session": str(phone.public_id)}
 
     def test_reauthenticated__its_new_key_no_session_ended(self, frontend):
         frontend.sign_in()
