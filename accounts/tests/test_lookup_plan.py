@@ -11,13 +11,24 @@ from accounts.models import User
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def many_users(db):
-    with connection.cursor() as cursor:
+@pytest.fixture(scope="module")
+def _many_users_committed(django_db_setup, django_db_blocker):
+    """100,000 users, inserted once for the module (each test rolls back its own
+    changes); emptied again, with their audit trail, when the module ends."""
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO users (username, password_hash) "
             "SELECT '\\uni\\user' || n, 'x' FROM generate_series(1, 100000) AS n"
         )
+        cursor.execute("ANALYZE users")
+    yield
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("TRUNCATE users, auth_events, auth_event_hours CASCADE")
+
+
+@pytest.fixture
+def many_users(_many_users_committed, db):
+    with connection.cursor() as cursor:
         cursor.execute("ANALYZE users")
 
 
@@ -94,9 +105,15 @@ class TestAdminAtScale:
     ):
         with CaptureQueriesContext(connection) as large:
             admin_client.get("/admin/accounts/user/")
-        User.objects.exclude(username="\\corp\\root").delete()
         with connection.cursor() as cursor:
+            # In the test's transaction, rolled back with it: the module's
+            # 100,000 users come back for the next test.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # none left pending
+            cursor.execute("TRUNCATE users CASCADE")
             cursor.execute("ANALYZE users")
+        admin_client.force_login(
+            User.objects.create_superuser("\\corp\\root", password="root-pass-1")
+        )
         with CaptureQueriesContext(connection) as small:
             response = admin_client.get("/admin/accounts/user/")
         assert response.context["cl"].result_count == 1  # counted exactly
