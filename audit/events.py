@@ -3,8 +3,8 @@ re-authentications, each one INSERT.
 
 What changes users and sessions is recorded by PostgreSQL's triggers (migration
 0002), from whatever made the change; AuditContextMiddleware tells them who and
-from where. Every event, whoever wrote it, comes back as a notice (migration
-0004) that log_event writes as one log line, `event=<kind> user=... ip=...`.
+from where. Every event, whoever wrote it, comes back as a notice (migrations
+0004, 0006) that log_event writes as one logfmt line, `event=<kind> user=...`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from django.http import HttpRequest, HttpResponse
 from accounts.audit_context import tell_audit
 from accounts.clients import client_ip, user_agent
 from audit.models import Kind
+from config.log import logfmt
 
 log = logging.getLogger("audit")
 # The user by id, or else by the name as typed (a failed sign-in), in one statement.
@@ -70,10 +71,19 @@ def record(
 
 
 def log_event(notice: psycopg.errors.Diagnostic) -> None:
-    """Write an event's notice as a log line, through the redacting filter."""
+    """Write an event's notice (its fields as JSON, migration 0006) as one logfmt
+    line, `event=<kind> user=... ip=...`, through the redacting filter."""
     message = notice.message_primary or ""
-    if notice.severity_nonlocalized == "NOTICE" and message.startswith("event="):
-        log.info("%s", message)
+    if notice.severity_nonlocalized != "NOTICE" or not message.startswith('{"event"'):
+        return
+    try:
+        fields = json.loads(message)
+    except ValueError:
+        return
+    log.info(
+        "%s",
+        logfmt(event=fields.get("event"), user=fields.get("user"), ip=fields.get("ip")),
+    )
 
 
 @receiver(connection_created, dispatch_uid="audit.log_events")

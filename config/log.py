@@ -61,6 +61,24 @@ _PATTERNS = [
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+# A logfmt value that needs no quotes: no space, quote, `=` or backslash.
+_BARE_VALUE = re.compile(r'[^\s"=\\]+')
+
+
+def logfmt(**fields) -> str:
+    """Write `fields` as logfmt, `key=value ...`: a value that is empty or holds a
+    space, a quote, `=` or a backslash goes in double quotes, with backslash
+    escapes, so that no value can add a field of its own (None is `-`)."""
+    return " ".join(f"{key}={_logfmt_value(value)}" for key, value in fields.items())
+
+
+def _logfmt_value(value) -> str:
+    text = "-" if value is None else str(value)
+    if _BARE_VALUE.fullmatch(text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def redact(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)

@@ -109,9 +109,9 @@ class TestLogLines:
         frontend.sign_in()
         frontend.post("/api/auth/logout")
         assert event_lines(caplog) == [
-            "event=signin.failed user=\\uni\\jsmith ip=127.0.0.1",
-            "event=signin.succeeded user=\\uni\\jsmith ip=127.0.0.1",
-            "event=signout user=\\uni\\jsmith ip=127.0.0.1",
+            'event=signin.failed user="\\\\uni\\\\jsmith" ip=127.0.0.1',
+            'event=signin.succeeded user="\\\\uni\\\\jsmith" ip=127.0.0.1',
+            'event=signout user="\\\\uni\\\\jsmith" ip=127.0.0.1',
         ]
 
     def test_admin_block__written_by_the_trigger(self, admin_client, user, caplog):
@@ -120,7 +120,7 @@ class TestLogLines:
             {"action": "block", "_selected_action": [str(user.pk)]},
         )
         assert event_lines(caplog) == [
-            "event=user.blocked user=\\uni\\jsmith ip=198.51.100.7"
+            'event=user.blocked user="\\\\uni\\\\jsmith" ip=198.51.100.7'
         ]
 
     def test_raw_sql__one_line_per_row(self, db, caplog):
@@ -130,10 +130,10 @@ class TestLogLines:
         )
         sql("DELETE FROM users")
         assert event_lines(caplog) == [
-            "event=user.created user=\\uni\\a ip=-",
-            "event=user.created user=\\uni\\b ip=-",
-            "event=user.deleted user=\\uni\\a ip=-",
-            "event=user.deleted user=\\uni\\b ip=-",
+            'event=user.created user="\\\\uni\\\\a" ip=-',
+            'event=user.created user="\\\\uni\\\\b" ip=-',
+            'event=user.deleted user="\\\\uni\\\\a" ip=-',
+            'event=user.deleted user="\\\\uni\\\\b" ip=-',
         ]
 
     def test_once__however_often_the_connection_is_reused(self, db, caplog):
@@ -149,7 +149,18 @@ class TestLogLines:
             ["x\nevent=user.deleted"],
         )
         assert event_lines(caplog) == [
-            "event=signin.failed user=x\\nevent=user.deleted ip=-"
+            'event=signin.failed user="x\\nevent=user.deleted" ip=-'
+        ]
+
+    def test_a_name_cannot_add_fields_to_the_line(self, db, caplog):
+        sql(
+            "INSERT INTO auth_events (kind, username) VALUES ('signin.failed', %s)",
+            ['\\uni\\nobody ip=10.6.6.6 event=signin.succeeded user="\\uni\\admin'],
+        )
+        assert event_lines(caplog) == [
+            "event=signin.failed "
+            'user="\\\\uni\\\\nobody ip=10.6.6.6 event=signin.succeeded '
+            'user=\\"\\\\uni\\\\admin" ip=-'
         ]
 
 
@@ -277,7 +288,7 @@ class TestUsers:
         call_command("import_users", str(path), stdout=io.StringIO())
         assert kinds(kind=Kind.USER_CREATED) == []  # kinds() leaves them out
         assert AuthEvent.objects.get(kind=Kind.USER_CREATED).username == "\\uni\\a"
-        assert event_lines(caplog) == ["event=user.created user=\\uni\\a ip=-"]
+        assert event_lines(caplog) == ['event=user.created user="\\\\uni\\\\a" ip=-']
 
     def test_kind__is_one_of_the_list(self, db):
         with pytest.raises(DatabaseError), transaction.atomic():
