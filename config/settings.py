@@ -184,20 +184,28 @@ if API_DOCS:
 # --- Sign-in under attack ---------------------------------------------------------
 # Proxies whose X-Forwarded-For is believed; nobody else's.
 TRUSTED_PROXIES = networks("DJANGO_TRUSTED_PROXIES")
-# Lock out a username, and apart a client address, after this many failed
-# sign-ins, for this many seconds (django-axes; a success resets the count).
-AXES_FAILURE_LIMIT = integer("DJANGO_SIGNIN_FAILURE_LIMIT", 5)
+# The lockout policy (signin/lockout.py, django-axes): a name is locked after
+# SIGNIN_FAILURE_LIMIT failures, an address after SIGNIN_ADDRESS_FAILURE_LIMIT
+# (for any names: a school's NAT carries hundreds of people), each for the
+# cool-off; a browser's device cookie for the name exempts it from both.
+SIGNIN_FAILURE_LIMIT = integer("DJANGO_SIGNIN_FAILURE_LIMIT", 5)
+SIGNIN_ADDRESS_FAILURE_LIMIT = integer(
+    "DJANGO_SIGNIN_ADDRESS_FAILURE_LIMIT", 50, minimum=SIGNIN_FAILURE_LIMIT
+)
 SIGNIN_COOLOFF_SECONDS = integer("DJANGO_SIGNIN_COOLOFF_SECONDS", 900)
+AXES_FAILURE_LIMIT = SIGNIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(seconds=SIGNIN_COOLOFF_SECONDS)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_PARAMETERS = "signin.lockout.lockout_parameters"
+# signin.lockout clears the user's own failures: axes' reset would clear the
+# address's too, and with them the guesses at classmates made from it.
+AXES_RESET_ON_SUCCESS = False
 AXES_SENSITIVE_PARAMETERS = []  # log who and where (passwords are always masked)
-# A signed-in browser's device cookie: its failures count apart (signin.devices).
 DEVICE_COOKIE_NAME = "device"
 DEVICE_COOKIE_AGE = integer("DJANGO_DEVICE_COOKIE_AGE", 180 * 24 * 60 * 60, minimum=60)
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused try extends nothing
 AXES_USERNAME_CALLABLE = "signin.lockout.lockout_username"
 AXES_CLIENT_IP_CALLABLE = "accounts.clients.client_ip"
+AXES_CLIENT_STR_CALLABLE = "signin.lockout.client_str"
 AXES_LOCKOUT_CALLABLE = "signin.lockout.lockout_response"
 # A bcrypt hash takes a core for about 0.3 s: at most threads less one a process,
 # so that pages always find a thread; past SIGNIN_HASH_WAIT seconds, 503

@@ -8,6 +8,6 @@ class SigninConfig(AppConfig):
     verbose_name = "Sign-in"
 
     def ready(self) -> None:
-        # Connect the receivers: each sign-in gives the browser its device
-        # cookie and records the session's authentication time.
-        from signin import devices, reauth  # noqa: F401
+        # Connect the receivers: each sign-in clears the user's failures, gives
+        # the browser its device cookie and records the authentication time.
+        from signin import lockout, reauth  # noqa: F401

@@ -1,12 +1,15 @@
 """Device cookies (OWASP's defence against lockout abuse): "this browser signed in
 as this user before".
 
-A successful sign-in gives the browser a signed, HttpOnly cookie naming the user
-(DJANGO_DEVICE_COOKIE_AGE, Secure with DJANGO_SECURE_COOKIES). A username's
-lockout counts the attempts made without one; a browser presenting one for that
-username counts its failures apart (signin.lockout.lockout_username), so that
-guessing a student's password from elsewhere never keeps them out of their own
-devices, and a stolen cookie buys no more guesses than the lockout allows.
+A successful sign-in gives the browser a signed, HttpOnly cookie
+(DJANGO_DEVICE_COOKIE_AGE, Secure with DJANGO_SECURE_COOKIES). The cookie is
+opaque: a random device id, timestamped and signed with the user's lockout key
+as part of the signature's salt, so it names nobody (on a shared lab PC the next
+person cannot read who used it) yet is valid only for that one user. It outlives
+sign-out on purpose: that browser stays "known" for the user's lockout.
+
+signin.lockout decides what a device cookie is worth; this module only issues
+and reads them.
 """
 
 from __future__ import annotations
@@ -15,36 +18,33 @@ import secrets
 from collections.abc import Callable
 
 from django.conf import settings
-from django.contrib.auth.signals import user_logged_in
 from django.core import signing
-from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 SALT = "signin.devices"
 
 
-def device_of(request: HttpRequest, username: str) -> str | None:
-    """Return the id of the request's device cookie if it names `username`."""
+def _signer(key: str) -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=f"{SALT}:{key}")
+
+
+def issue(key: str) -> str:
+    """Return a new device cookie's value for the user whose lockout key is `key`.
+
+    A new device id at each sign-in: its failures start from none.
+    """
+    return _signer(key).sign(secrets.token_hex(8))
+
+
+def device_of(request: HttpRequest, key: str) -> str | None:
+    """Return the id of the request's device cookie if it was issued for `key`."""
     value = request.COOKIES.get(settings.DEVICE_COOKIE_NAME)
     if not value:
         return None
     try:
-        data = signing.loads(value, salt=SALT, max_age=settings.DEVICE_COOKIE_AGE)
+        return _signer(key).unsign(value, max_age=settings.DEVICE_COOKIE_AGE)
     except signing.BadSignature:
         return None
-    if not isinstance(data, dict) or data.get("user") != username.upper():
-        return None
-    return data.get("device")
-
-
-@receiver(user_logged_in, dispatch_uid="signin.devices.issue")
-def _issue(sender, request=None, user=None, **kwargs) -> None:
-    if request is not None:
-        # A new device id at each sign-in: its failures start from none.
-        request.device_cookie = signing.dumps(
-            {"user": user.get_username().upper(), "device": secrets.token_hex(8)},
-            salt=SALT,
-        )
 
 
 class DeviceCookieMiddleware:

@@ -1,53 +1,134 @@
-"""django-axes' callables: which failures count together, and the lockout's answer.
+"""The lockout policy, as django-axes' callables (AXES_* in config/settings.py).
 
-The lockout rule itself is axes' (AXES_* in config/settings.py): its backend,
-first of AUTHENTICATION_BACKENDS, refuses a locked-out attempt before any
-password is hashed, and its middleware answers with `lockout_response`.
+axes' backend, first of AUTHENTICATION_BACKENDS, refuses a locked-out attempt
+before any password is hashed, and its middleware answers with
+`lockout_response`. What counts, and against whom:
+
+- **Per account**: SIGNIN_FAILURE_LIMIT failures for a name (any case, from any
+  address) within the cool-off lock that name. Attempts from a browser holding a
+  device cookie for the name count apart, under that device (signin.devices):
+  guesses from elsewhere never keep a student out of their own devices, and a
+  stolen cookie buys no more guesses than the limit.
+- **Per address**: once an address has SIGNIN_ADDRESS_FAILURE_LIMIT failures
+  (for any names) within the cool-off, it is locked too: much higher, since a
+  school's NAT address carries hundreds of people. A browser with a device
+  cookie for the name it signs in as is never stopped by its address.
+- **A success** clears the failures of the user who signed in, from anywhere and
+  from that device, and nothing else: failures for other names from the same
+  address stay (axes' AXES_RESET_ON_SUCCESS would clear by address too).
 """
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from http import HTTPStatus
 
+from axes.models import AccessAttempt
+from axes.utils import reset
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
+from django.db.models import Sum
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.utils.html import format_html
 
-from signin.devices import device_of
+from config.log import logfmt
+from signin import devices
 
-MESSAGE = "too many failed sign-ins: try again later"
+MESSAGES = {
+    "account": "too many failed sign-ins for this account: try again later",
+    "address": "too many failed sign-ins from this address: try again later",
+}
+
+
+def lockout_key(username: str) -> str:
+    """The name under which a sign-in's failures count: `\\UNI\\JSmith` and
+    `\\uni\\jsmith` are one user, as sign-in finds both."""
+    return username.upper()
+
+
+def device_key(key: str, device: str) -> str:
+    return f"{key} (device {device})"
+
+
+def _typed_name(request: HttpRequest, credentials: dict | None) -> str:
+    return str((credentials or {}).get("username") or request.POST.get("username", ""))
+
+
+def _device(request: HttpRequest, credentials: dict | None) -> str | None:
+    return devices.device_of(request, lockout_key(_typed_name(request, credentials)))
 
 
 def lockout_username(request: HttpRequest, credentials: dict | None) -> str:
-    """The key axes counts a sign-in's failures under, for its username.
+    """AXES_USERNAME_CALLABLE: the key axes counts a sign-in's failures under."""
+    key = lockout_key(_typed_name(request, credentials))
+    device = devices.device_of(request, key)
+    return device_key(key, device) if device else key
 
-    `\\UNI\\JSmith` and `\\uni\\jsmith` count together, as sign-in finds both.
-    A browser with a device cookie for that username counts apart, under the
-    cookie's device (signin.devices): the username's lockout is not its own.
+
+def lockout_parameters(request: HttpRequest, credentials: dict | None = None):
+    """AXES_LOCKOUT_PARAMETERS: the counts that can lock this attempt out.
+
+    The name's always; the address's too once it reached its own limit, unless
+    the browser holds a device cookie for the name. AXES_FAILURE_LIMIT is the
+    name's limit, and the address's count is then at least that.
     """
-    username = (credentials or {}).get("username") or request.POST.get("username", "")
-    username = str(username).upper()
-    device = device_of(request, username)
-    return f"{username} (device {device})" if device else username
+    if _device(request, credentials) is None and address_is_locked(
+        getattr(request, "axes_ip_address", None)
+    ):
+        return ["username", "ip_address"]
+    return ["username"]
+
+
+def cool_off_start():
+    return timezone.now() - settings.AXES_COOLOFF_TIME
+
+
+def address_failures(ip: str | None) -> int:
+    """Failed sign-ins from `ip`, for any names, within the cool-off."""
+    if not ip:
+        return 0
+    total = AccessAttempt.objects.filter(
+        ip_address=ip, attempt_time__gte=cool_off_start()
+    ).aggregate(total=Sum("failures_since_start"))["total"]
+    return total or 0
+
+
+def address_is_locked(ip: str | None) -> bool:
+    return address_failures(ip) >= settings.SIGNIN_ADDRESS_FAILURE_LIMIT
 
 
 def lockout_response(
     request: HttpRequest, original_response=None, credentials=None
 ) -> HttpResponse:
-    """Answer a locked-out attempt: 429 with Retry-After, JSON for the API."""
+    """AXES_LOCKOUT_CALLABLE: 429 with Retry-After, JSON for the API.
+
+    It says which limit applies, this account's or this address's, in the same
+    words whether or not the account exists.
+    """
+    scope = (
+        "address"
+        if "ip_address" in lockout_parameters(request, credentials)
+        else "account"
+    )
     seconds = settings.SIGNIN_COOLOFF_SECONDS
     if request.path.startswith("/api/"):
         kind = "application/json"
-        body = json.dumps({"error": MESSAGE, "retry_after": seconds})
+        body = json.dumps(
+            {"error": MESSAGES[scope], "locked": scope, "retry_after": seconds}
+        )
     else:
         kind = "text/html; charset=utf-8"
+        what = "this account" if scope == "account" else "this address"
         body = format_html(
             "<!doctype html><title>{}</title><h1>{}</h1>"
             '<p>{}</p><p><a href="{}">{}</a></p>',
             "Too many failed sign-ins",
             "Too many failed sign-ins",
-            f"Sign-in is paused for this account or address: try again in "
+            f"Sign-in is paused for {what}: try again in "
             f"{max(1, seconds // 60)} minutes.",
             request.path,
             "Back to the sign-in page",
@@ -58,3 +139,66 @@ def lockout_response(
         status=HTTPStatus.TOO_MANY_REQUESTS,
         headers={"Retry-After": str(seconds), "Cache-Control": "no-store"},
     )
+
+
+def client_str(username, ip_address, user_agent, path_info, request) -> str:
+    """AXES_CLIENT_STR_CALLABLE: who tried, for axes' own log lines, in logfmt
+    (a typed name cannot add fields to the line)."""
+    if isinstance(path_info, (tuple, list)):
+        path_info = path_info[0]
+    return logfmt(user=username, ip=ip_address, user_agent=user_agent, path=path_info)
+
+
+@receiver(user_logged_in, dispatch_uid="signin.lockout.signed_in")
+def _signed_in(sender, request=None, user=None, **kwargs) -> None:
+    if request is None:
+        return
+    key = lockout_key(user.get_username())
+    reset(username=key)
+    if device := devices.device_of(request, key):
+        reset(username=device_key(key, device))
+    request.device_cookie = devices.issue(key)
+
+
+@dataclass
+class Unlocked:
+    """What an unlock cleared, and the addresses that still keep the user out."""
+
+    cleared: int
+    locked_addresses: list[tuple[str, int]]
+
+
+def unlock_user(username: str) -> Unlocked:
+    """Clear the user's failures (every device's too); name the locked addresses
+    the user tried from lately, which only `unlock_address` clears."""
+    from audit.models import AuthEvent
+
+    key = lockout_key(username)
+    # The name's own key, and its devices' keys (device_key).
+    mine = AccessAttempt.objects.filter(
+        username__regex=rf"^{re.escape(key)}( \(device [0-9a-f]+\))?$"
+    )
+    tried_from = set(mine.values_list("ip_address", flat=True))
+    tried_from |= set(
+        AuthEvent.objects.filter(
+            username__iexact=username, occurred_at__gte=cool_off_start()
+        )
+        .exclude(ip=None)
+        .values_list("ip", flat=True)
+    )
+    cleared = mine.aggregate(total=Sum("failures_since_start"))["total"] or 0
+    mine.delete()
+    locked = sorted(
+        (ip, failures)
+        for ip in tried_from
+        if (failures := address_failures(ip)) >= settings.SIGNIN_ADDRESS_FAILURE_LIMIT
+    )
+    return Unlocked(cleared, locked)
+
+
+def unlock_address(ip: str) -> int:
+    """Clear every failure recorded from `ip`; return how many there were."""
+    attempts = AccessAttempt.objects.filter(ip_address=ip)
+    cleared = attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+    attempts.delete()
+    return cleared

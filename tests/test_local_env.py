@@ -112,6 +112,7 @@ def test_make_unlock__clears_a_users_lockout(database_url):
     )
     result = make("unlock", "USER=\\uni\\admin", database_url=database_url)
     assert result.returncode == 0, result.stderr
+    assert "Cleared 9 failed sign-ins of \\uni\\admin." in result.stdout
     assert not AccessAttempt.objects.filter(username="\\UNI\\ADMIN").exists()
 
 

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from bench.support import SECRET_KEY, Gunicorn, manage
-from config.log import RedactSecretsFilter, escape_controls, redact
+from config.log import RedactSecretsFilter, escape_controls, logfmt, redact
 
 
 @pytest.fixture
@@ -61,10 +61,35 @@ class TestLogging:
         )
         output = stdout_log.getvalue()
         assert "AXES" in output
-        assert 'username: "\\UNI\\JSMITH"' in output
-        assert "192.0.2.44" in output
+        assert 'user="\\\\UNI\\\\JSMITH" ip=192.0.2.44' in output
         assert "Wr0ng-Secret-99" not in output
-        assert 'ip_address: "192.0.2.44"' in output
+
+    def test_axes_lines__a_typed_name_adds_no_field(self, stdout_log, user):
+        from django.test import Client
+
+        Client(REMOTE_ADDR="192.0.2.44").post(
+            "/api/auth/login",
+            {"username": "\\uni\\x ip=10.6.6.6", "password": "Wr0ng-Secret-99"},
+            content_type="application/json",
+        )
+        output = stdout_log.getvalue()
+        assert 'user="\\\\UNI\\\\X IP=10.6.6.6" ip=192.0.2.44' in output
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("plain", "plain"),
+        ("", '""'),
+        (None, "-"),
+        ("a b", '"a b"'),
+        ("a=b", '"a=b"'),
+        ('say "hi"', '"say \\"hi\\""'),
+        ("\\uni\\x", '"\\\\uni\\\\x"'),
+    ],
+)
+def test_logfmt__quotes_what_could_start_a_field(value, written):
+    assert logfmt(k=value) == f"k={written}"
 
     def test_a_traceback__keeps_its_source_lines_and_hides_secrets(self, stdout_log):
         def fail(secret):

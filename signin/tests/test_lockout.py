@@ -1,5 +1,7 @@
 """Sign-in under attack: lockouts (django-axes) and the bound on hashing."""
 
+import base64
+import contextlib
 import ipaddress
 import json
 import threading
@@ -7,7 +9,6 @@ from http import HTTPStatus
 
 import pytest
 from axes.models import AccessAttempt
-from django.core import signing
 from django.core.wsgi import get_wsgi_application
 from django.test import Client, RequestFactory
 
@@ -15,19 +16,21 @@ from accounts.clients import client_ip
 from accounts.models import User
 from health.probes import serve_probes
 from health.tests.test_probes import call
-from signin import hashers
+from signin import devices, hashers
 from signin.tests.test_api import CountingHasher
 from tests.test_settings import load_settings
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct horse 42"
 LIMIT = 5
+ADDRESS_LIMIT = 50
 
 
 @pytest.fixture(autouse=True)
 def counted_hashes(settings):
     settings.PASSWORD_HASHERS = [f"{CountingHasher.__module__}.CountingHasher"]
-    settings.AXES_FAILURE_LIMIT = LIMIT
+    settings.AXES_FAILURE_LIMIT = settings.SIGNIN_FAILURE_LIMIT = LIMIT
+    settings.SIGNIN_ADDRESS_FAILURE_LIMIT = ADDRESS_LIMIT
     CountingHasher.calls = 0
     return CountingHasher
 
@@ -53,7 +56,11 @@ class TestLockout:
         counted_hashes.calls = 0
         locked = attempt("\\uni\\jsmith", PASSWORD, ip="203.0.113.77")
         assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
-        assert locked.json()["error"] == "too many failed sign-ins: try again later"
+        assert locked.json() == {
+            "error": "too many failed sign-ins for this account: try again later",
+            "locked": "account",
+            "retry_after": 900,
+        }
         assert int(locked["Retry-After"]) > 0
         assert counted_hashes.calls == 0  # refused before the hasher
 
@@ -63,16 +70,73 @@ class TestLockout:
         locked = attempt("\\Uni\\JSMITH", PASSWORD, ip="203.0.113.77")
         assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
 
-    def test_per_address__for_any_username(self, user, counted_hashes):
-        for n in range(LIMIT):
+    def test_per_address__after_its_own_limit_for_any_usernames(
+        self, user, counted_hashes
+    ):
+        for n in range(ADDRESS_LIMIT):
             attempt(f"\\uni\\guess{n}", ip="192.0.2.66")
         counted_hashes.calls = 0
         locked = attempt("\\uni\\jsmith", PASSWORD, ip="192.0.2.66")
         assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
+        assert locked.json()["locked"] == "address"
+        assert locked.json()["error"] == (
+            "too many failed sign-ins from this address: try again later"
+        )
         assert counted_hashes.calls == 0
         assert attempt("\\uni\\jsmith", PASSWORD, ip="192.0.2.67").status_code == (
             HTTPStatus.OK
         )
+
+    def test_per_address__twenty_other_names_leave_it_open(self, user):
+        """A school's NAT: other people's typos do not lock everyone out."""
+        for n in range(20):
+            assert attempt(f"\\uni\\typo{n}", ip="192.0.2.66").status_code == (
+                HTTPStatus.UNAUTHORIZED
+            )
+        assert attempt("\\uni\\jsmith", PASSWORD, ip="192.0.2.66").status_code == (
+            HTTPStatus.OK
+        )
+
+    def test_locked_answer__is_the_same_for_a_name_that_does_not_exist(self, user):
+        fail(LIMIT, username="\\uni\\nobody")
+        fail(LIMIT)
+        nobody = attempt("\\uni\\nobody", ip="203.0.113.9")
+        somebody = attempt("\\uni\\jsmith", ip="203.0.113.9")
+        assert nobody.status_code == somebody.status_code == 429
+        assert nobody.json() == somebody.json()
+
+    def test_own_sign_ins__do_not_wash_out_guesses_at_a_classmate(self, user):
+        """The attacker signs in as themselves between rounds of guesses."""
+        User.objects.create_user("\\uni\\attacker", password="attacker pass 42")
+        attacker = Client(REMOTE_ADDR="192.0.2.10")
+        statuses = []
+        for _ in range(3):
+            for _ in range(LIMIT - 1):
+                statuses.append(
+                    attacker.post(
+                        "/api/auth/login",
+                        {"username": "\\uni\\jsmith", "password": "guess"},
+                        content_type="application/json",
+                    ).status_code
+                )
+            own = attacker.post(
+                "/api/auth/login",
+                {"username": "\\uni\\attacker", "password": "attacker pass 42"},
+                content_type="application/json",
+            )
+            assert own.status_code == HTTPStatus.OK
+        assert HTTPStatus.TOO_MANY_REQUESTS in statuses
+        for ip in ("192.0.2.10", "203.0.113.40"):
+            locked = attempt("\\uni\\jsmith", PASSWORD, ip=ip)
+            assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
+
+    def test_success__keeps_other_names_failures_from_the_address(self, user):
+        User.objects.create_user("\\uni\\other", password=PASSWORD)
+        fail(LIMIT - 1)
+        assert attempt("\\uni\\other", PASSWORD).status_code == HTTPStatus.OK
+        assert AccessAttempt.objects.get(
+            username="\\UNI\\JSMITH"
+        ).failures_since_start == (LIMIT - 1)
 
     def test_success__resets_the_count(self, user):
         fail(LIMIT - 1)
@@ -169,9 +233,9 @@ class TestClientAddress:
                 content_type="application/json",
             )
 
-        for n in range(LIMIT):
+        for n in range(ADDRESS_LIMIT):
             behind_proxy("203.0.113.5", n)
-        assert behind_proxy("203.0.113.5", 99).status_code == 429
+        assert behind_proxy("203.0.113.5", 999).status_code == 429
         assert behind_proxy("203.0.113.6", 98).status_code == (HTTPStatus.UNAUTHORIZED)
 
 
@@ -243,17 +307,32 @@ class TestDeviceCookies:
         assert response.status_code == HTTPStatus.OK
         return response.cookies["device"].value
 
-    def test_sign_in__gives_a_signed_httponly_cookie_naming_the_user(
-        self, user, settings
-    ):
+    def test_sign_in__gives_a_signed_httponly_cookie_for_the_user(self, user, settings):
         response = attempt_from_device(None)
         cookie = response.cookies["device"]
         assert cookie["httponly"] is True
         assert cookie["samesite"] == "Lax"
         assert cookie["max-age"] == settings.DEVICE_COOKIE_AGE
-        assert PASSWORD not in cookie.value
-        data = signing.loads(cookie.value, salt="signin.devices")
-        assert data["user"] == "\\UNI\\JSMITH"
+        assert (
+            devices.device_of(RequestFactory(COOKIES={}).get("/"), "\\UNI\\JSMITH")
+            is None
+        )
+        request = RequestFactory().get("/")
+        request.COOKIES["device"] = cookie.value
+        assert devices.device_of(request, "\\UNI\\JSMITH") is not None
+        assert devices.device_of(request, "\\UNI\\OTHER") is None
+
+    def test_cookie__names_nobody(self, user):
+        """On a shared lab PC the next person cannot read who signed in."""
+        value = attempt_from_device(None).cookies["device"].value
+        readable = value
+        for part in value.split(":"):
+            with contextlib.suppress(ValueError):
+                readable += base64.urlsafe_b64decode(
+                    part + "=" * (-len(part) % 4)
+                ).decode("latin-1")
+        assert "JSMITH" not in readable.upper()
+        assert "UNI" not in readable.upper()
 
     def test_secure__with_secure_cookies(self, user, settings):
         settings.SESSION_COOKIE_SECURE = True
@@ -282,9 +361,7 @@ class TestDeviceCookies:
     @pytest.mark.parametrize("kind", ["another user's", "tampered", "expired"])
     def test_other_cookies__count_as_none(self, device, settings, kind):
         cookie = {
-            "another user's": signing.dumps(
-                {"user": "\\UNI\\MALLORY", "device": "x"}, salt="signin.devices"
-            ),
+            "another user's": devices.issue("\\UNI\\MALLORY"),
             "tampered": device[:-2] + ("AA" if not device.endswith("AA") else "BB"),
             "expired": device,
         }[kind]
@@ -294,8 +371,13 @@ class TestDeviceCookies:
         status = attempt_from_device(cookie, ip="203.0.113.8").status_code
         assert status == HTTPStatus.TOO_MANY_REQUESTS
 
-    def test_per_address_lockout__still_applies_to_a_device(self, device):
-        for n in range(LIMIT):
+    def test_address_lockout__never_stops_a_device_holder(self, device):
+        for n in range(ADDRESS_LIMIT + 10):
             attempt(f"\\uni\\guess{n}", ip="192.0.2.66")
-        locked = attempt_from_device(device, ip="192.0.2.66")
-        assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
+        assert attempt("\\uni\\jsmith", PASSWORD, ip="192.0.2.66").status_code == 429
+        assert attempt_from_device(device, ip="192.0.2.66").status_code == HTTPStatus.OK
+
+    def test_success_from_a_device__clears_the_users_failures(self, device):
+        fail(LIMIT - 1, ips=["203.0.113.20"])
+        assert attempt_from_device(device).status_code == HTTPStatus.OK
+        assert not AccessAttempt.objects.filter(username="\\UNI\\JSMITH").exists()
