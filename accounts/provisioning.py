@@ -34,6 +34,16 @@ SELECT line, username, first FROM (
     FROM import_rows
 ) rows WHERE line <> first
 """
+# Rows that would change a staff user's or a superuser's hash or block flag:
+# only with --include-staff. A row as export_users wrote it changes nothing.
+GUARDED = """
+SELECT t.line, t.username FROM import_rows t
+JOIN users u ON upper(u.username) = upper(t.username)
+WHERE (u.is_staff OR u.is_superuser)
+  AND (t.password_hash IS DISTINCT FROM u.password_hash AND t.password_hash IS NOT NULL
+       OR t.is_blocked IS DISTINCT FROM u.is_blocked AND t.is_blocked IS NOT NULL)
+ORDER BY t.line
+"""
 # A new name that looks like another user's, or like another new one's.
 LOOKALIKE_INDEX = "users_username_skeleton"
 LOOKALIKES = """
@@ -151,6 +161,16 @@ def import_rows(
         cursor.execute(DUPLICATES)
         for line, username, first in cursor.fetchall():
             errors.append((line, f"{username} is also on line {first}"))
+        if not include_staff:
+            cursor.execute(GUARDED)
+            errors.extend(
+                (
+                    line,
+                    f"{username} is staff or a superuser: changing them needs "
+                    "--include-staff",
+                )
+                for line, username in cursor.fetchall()
+            )
         if errors:
             raise ImportRefused(sorted(errors))
         try:

@@ -37,7 +37,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--include-staff",
             action="store_true",
-            help="with --block-missing, block staff and superusers too",
+            help="let the file change staff and superusers (hash, block flag) too",
         )
         parser.add_argument(
             "--by",
