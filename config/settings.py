@@ -135,12 +135,13 @@ AUTHENTICATION_BACKENDS = [
     "signin.backends.UserBackend",
 ]
 # bcrypt (12 rounds) first; the others verify old or imported (import_users)
-# hashes, upgraded at the next sign-in.
+# hashes, upgraded at the next sign-in. Each takes a hashing slot, and checks
+# only hashes within accounts.password_hashes' rule (signin.hashers).
 PASSWORD_HASHERS = [
     "signin.hashers.BoundedBCryptSHA256PasswordHasher",
-    "django.contrib.auth.hashers.BCryptPasswordHasher",
-    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "signin.hashers.BoundedBCryptPasswordHasher",
+    "signin.hashers.BoundedPBKDF2PasswordHasher",
+    "signin.hashers.BoundedScryptPasswordHasher",
 ]
 # NIST SP 800-63B: a minimum length, no maximum, no composition rules.
 PASSWORD_MIN_LENGTH = integer("DJANGO_PASSWORD_MIN_LENGTH", 12, minimum=8)

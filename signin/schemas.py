@@ -25,10 +25,11 @@ Username = Annotated[
     Field(max_length=255, json_schema_extra=NO_NUL),
     AfterValidator(_no_nul),
 ]
-# Long enough for any pass phrase, short of a denial of service.
+# Long enough for any pass phrase, short of a denial of service; never empty
+# (a hash of the empty password, imported, must not sign anyone in).
 Password = Annotated[
     StrictStr,
-    Field(max_length=4096, json_schema_extra=NO_NUL),
+    Field(min_length=1, max_length=4096, json_schema_extra=NO_NUL),
     AfterValidator(_no_nul),
 ]
 

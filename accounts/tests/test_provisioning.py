@@ -8,7 +8,6 @@ from http import HTTPStatus
 import bcrypt
 import pytest
 from django.contrib.admin.models import ADDITION, LogEntry
-from django.contrib.auth.hashers import make_password
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
@@ -22,11 +21,18 @@ PASSWORD = "correct horse 42"
 
 @pytest.fixture(autouse=True)
 def _hashers(settings):
-    # MD5 for speed, and plain bcrypt for the directory's own hashes.
+    # MD5 for speed (users made by the tests), and the project's plain bcrypt
+    # and PBKDF2 for the directory's own hashes; the import accepts no MD5.
     settings.PASSWORD_HASHERS = [
         "django.contrib.auth.hashers.MD5PasswordHasher",
-        "django.contrib.auth.hashers.BCryptPasswordHasher",
+        "signin.hashers.BoundedBCryptPasswordHasher",
+        "signin.hashers.BoundedPBKDF2PasswordHasher",
     ]
+
+
+def bcrypt_hash(password=PASSWORD, cost=10):
+    """A directory's bcrypt, as Django stores it: the import's lowest cost."""
+    return "bcrypt$" + bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost)).decode()
 
 
 def run(tmp_path, text, *args, name="users.csv", raw=None):
@@ -81,7 +87,7 @@ class TestCreate:
     def test_bare_bcrypt_hashes__sign_in_through_the_api(self, tmp_path):
         rows = ["username,password_hash"]
         for n, prefix in enumerate((b"2a", b"2b", b"2y")):
-            hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4, prefix=b"2b"))
+            hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(10, prefix=b"2b"))
             hashed = hashed.replace(b"$2b$", b"$" + prefix + b"$", 1)
             rows.append(f"\\uni\\user{n},{hashed.decode()}")
         run(tmp_path, "\n".join(rows) + "\n")
@@ -90,7 +96,7 @@ class TestCreate:
             assert sign_in(f"\\uni\\user{n}", "wrong").status_code == 401
 
     def test_django_hashes__sign_in_through_the_api(self, tmp_path):
-        hashed = make_password(PASSWORD, hasher="md5")
+        hashed = bcrypt_hash()
         run(tmp_path, f"username,password_hash\n\\uni\\jdoe,{hashed}\n")
         assert sign_in("\\uni\\jdoe").status_code == HTTPStatus.OK
 
@@ -118,13 +124,13 @@ class TestUpdate:
 
     def test_a_new_hash__ends_the_users_sessions(self, tmp_path, user):
         sign_in("\\uni\\jsmith")
-        hashed = make_password("a new pass phrase 99", hasher="md5")
+        hashed = bcrypt_hash("a new pass phrase 99")
         run(tmp_path, f"username,password_hash\n\\uni\\jsmith,{hashed}\n")
         assert not Session.objects.filter(user=user).exists()
         assert sign_in("\\uni\\jsmith", "a new pass phrase 99").status_code == 200
 
     def test_the_same_file_twice__changes_nothing_the_second_time(self, tmp_path):
-        hashed = make_password(PASSWORD, hasher="md5")
+        hashed = bcrypt_hash()
         text = (
             f"username,password_hash,is_blocked\n\\uni\\a,{hashed},true\n\\uni\\b,,\n"
         )
@@ -291,6 +297,84 @@ class TestBlockMissing:
         assert self.blocked() == set()
 
 
+class TestStaffGuard:
+    """Without --include-staff, no row changes a staff user or a superuser."""
+
+    @pytest.fixture
+    def staff(self, db):
+        User.objects.create_superuser("\\uni\\admin", password=PASSWORD)
+        User.objects.create_user("\\uni\\staffview", password=PASSWORD, is_staff=True)
+        # As production stores them (tests make MD5, which no import accepts).
+        User.objects.update(password=bcrypt_hash())
+
+    @pytest.mark.parametrize(
+        ("row", "name"),
+        [
+            ("\\UNI\\ADMIN,{hash},", "\\UNI\\ADMIN"),
+            ("\\uni\\admin,,true", "\\uni\\admin"),
+            ("\\uni\\staffview,,true", "\\uni\\staffview"),
+            ("\\Uni\\StaffView,{hash},false", "\\Uni\\StaffView"),
+        ],
+    )
+    def test_a_change__stops_the_import_naming_its_line(
+        self, tmp_path, staff, row, name
+    ):
+        before = state()
+        text = "username,password_hash,is_blocked\n\\uni\\new,,\n"
+        message = refused(tmp_path, text + row.format(hash=bcrypt_hash("mine")) + "\n")
+        assert f"line 3: {name} is staff or a superuser" in message
+        assert "--include-staff" in message
+        assert state() == before
+        assert sign_in("\\uni\\admin").status_code == HTTPStatus.OK
+
+    def test_with_the_flag__the_change_is_made(self, tmp_path, staff):
+        run(tmp_path, "username,is_blocked\n\\uni\\staffview,true\n", "--include-staff")
+        assert User.objects.get(username="\\uni\\staffview").is_blocked
+
+    def test_an_export__imports_back_unchanged(self, tmp_path, staff):
+        out = io.StringIO()
+        call_command("export_users", "--with-hashes", stdout=out)
+        before = state()
+        summary = run(tmp_path, out.getvalue())
+        assert summary["unchanged"] == 2
+        assert state() == before
+
+
+class TestHashRules:
+    """Only the project's hashers, with work factors in range (OWASP 2023)."""
+
+    @pytest.mark.parametrize(
+        ("hashed", "reason"),
+        [
+            ("md5$salt$" + "0" * 32, "not a hash this platform can verify"),
+            ("sha1$salt$" + "0" * 40, "not a hash this platform can verify"),
+            ("5f4dcc3b5aa765d61d8327deb882cf99", "not a hash this platform"),
+            ("pbkdf2_sha256$1$salt$" + "A" * 43 + "=", "PBKDF2 iterations 1 is"),
+            (
+                "pbkdf2_sha256$99000000$salt$" + "A" * 43 + "=",
+                "PBKDF2 iterations 99,000,000 is outside 600,000 to 3,000,000",
+            ),
+            ("bcrypt$$2b$09$" + "a" * 53, "bcrypt cost 9 is outside 10 to 14"),
+            ("bcrypt$$2b$15$" + "a" * 53, "bcrypt cost 15 is outside 10 to 14"),
+            ("$2b$31$" + "a" * 53, "bcrypt cost 31 is outside 10 to 14"),
+            ("bcrypt$$2b$99$" + "a" * 53, "bcrypt cost 99 is outside 10 to 14"),
+        ],
+    )
+    def test_refused__naming_the_line(self, tmp_path, hashed, reason):
+        message = refused(
+            tmp_path, f"username,password_hash\n\\uni\\a,{hashed}\n", "--dry-run"
+        )
+        assert f"line 2: password_hash: {reason}" in message
+        assert not User.objects.exists()
+
+    def test_pbkdf2_at_owasps_floor__signs_in(self, tmp_path):
+        from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+        hashed = PBKDF2PasswordHasher().encode(PASSWORD, "somesalt", 600_000)
+        run(tmp_path, f"username,password_hash\n\\uni\\a,{hashed}\n")
+        assert sign_in("\\uni\\a").status_code == HTTPStatus.OK
+
+
 class TestHistory:
     def test_the_import_is_in_the_admins_history(self, tmp_path):
         root = User.objects.create_superuser("\\corp\\root", password=PASSWORD)
@@ -323,7 +407,7 @@ class TestExport:
 
     @pytest.mark.parametrize("args", [(), ("--with-hashes",)])
     def test_round_trip__imports_back_unchanged(self, tmp_path, args):
-        bare = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+        bare = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(10)).decode()
         run(
             tmp_path,
             "username,password_hash,is_blocked\n"

@@ -381,3 +381,73 @@ class TestDeviceCookies:
         fail(LIMIT - 1, ips=["203.0.113.20"])
         assert attempt_from_device(device).status_code == HTTPStatus.OK
         assert not AccessAttempt.objects.filter(username="\\UNI\\JSMITH").exists()
+
+
+class TestStoredHashes:
+    """Whatever hash the table holds, sign-in answers 401 or 200, never 5xx."""
+
+    @pytest.fixture(autouse=True)
+    def project_hashers(self, settings):
+        settings.PASSWORD_HASHERS = [
+            "signin.hashers.BoundedBCryptSHA256PasswordHasher",
+            "signin.hashers.BoundedBCryptPasswordHasher",
+            "signin.hashers.BoundedPBKDF2PasswordHasher",
+        ]
+
+    @pytest.fixture
+    def stored(self, user):
+        def store(hashed):
+            User.objects.filter(pk=user.pk).update(password=hashed)
+
+        return store
+
+    @pytest.mark.parametrize(
+        "hashed",
+        [
+            "bcrypt$$2b$99$" + "a" * 53,
+            "bcrypt$$2b$15$" + "a" * 53,
+            "bcrypt$$2b$12$" + "!" * 53,
+            "pbkdf2_sha256$1$salt$" + "A" * 43 + "=",
+            "pbkdf2_sha256$notanumber$salt$x",
+            "md5$salt$" + "0" * 32,
+        ],
+    )
+    def test_an_unusable_hash__is_a_failed_sign_in_and_a_log_line(
+        self, stored, hashed, caplog
+    ):
+        stored(hashed)
+        response = attempt("\\uni\\jsmith", PASSWORD)
+        assert response.status_code == HTTPStatus.UNAUTHORIZED
+        assert response.json() == {"error": "invalid credentials"}
+
+    def test_a_costly_hash__is_not_computed(self, stored, caplog):
+        stored(f"bcrypt${bcrypt_at(15)}")
+        attempt("\\uni\\jsmith", PASSWORD)
+        assert "password hash not checked: bcrypt cost 15 is outside 10 to 14" in (
+            caplog.text
+        )
+
+    def test_the_empty_password__is_refused_by_the_api(self, user):
+        response = attempt("\\uni\\jsmith", "")
+        assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+        assert response.json()["error"] == "invalid input"
+
+    def test_every_hasher__checks_inside_a_slot(self, stored, settings):
+        from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+        stored(PBKDF2PasswordHasher().encode(PASSWORD, "somesalt", 600_000))
+        settings.SIGNIN_HASH_WAIT = 0.1
+        hashers._slots = threading.BoundedSemaphore(1)
+        assert hashers._slots.acquire(blocking=False)
+        try:
+            response = attempt("\\uni\\jsmith", PASSWORD)
+        finally:
+            hashers._slots.release()
+            hashers._slots = None
+        assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+        assert attempt("\\uni\\jsmith", PASSWORD).status_code == HTTPStatus.OK
+
+
+def bcrypt_at(cost: int) -> str:
+    """A syntactically valid bcrypt hash of that cost (never computed)."""
+    return f"$2b${cost:02d}$" + "a" * 53
