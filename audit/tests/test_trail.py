@@ -378,15 +378,51 @@ class TestStudentsOwnEvents:
             [other.pk],
         )
         frontend.sign_in()
-        events = frontend.get("/api/auth/events").json()
+        page = frontend.get("/api/auth/events").json()
+        assert set(page) == {"results", "next", "previous"}
+        events = page["results"]
         assert len(events) == 50
         assert events[0]["kind"] == Kind.SIGNIN_SUCCEEDED
-        assert set(events[0]) == {"kind", "occurred_at", "ip", "user_agent"}
+        assert set(events[0]) == {"kind", "occurred_at", "by_staff", "ip", "user_agent"}
         times = [e["occurred_at"] for e in events]
         assert times == sorted(times, reverse=True)
         assert all(e["user_agent"] != "theirs" for e in events)
         theirs = AuthEvent.objects.get(user=other, kind=Kind.SIGNIN_FAILED)
         assert theirs.pk not in [e.get("id") for e in events]
+
+    def test_next__reaches_an_event_pushed_off_the_first_page(self, frontend, user):
+        frontend.sign_in()
+        for _ in range(60):
+            sql(
+                "INSERT INTO auth_events (kind, user_id, username) "
+                "VALUES ('signin.failed', %s, 'x')",
+                [user.pk],
+            )
+        seen, url = [], "/api/auth/events"
+        while url:
+            page = frontend.get(url).json()
+            seen += page["results"]
+            url = page["next"]
+        assert [e["kind"] for e in seen].count(Kind.SIGNIN_SUCCEEDED) == 1
+        assert len(seen) == AuthEvent.objects.filter(user=user).count() > 60
+
+    def test_staff_actions__show_that_staff_acted_not_from_where(
+        self, admin_client, user, frontend
+    ):
+        admin_client.post(
+            "/admin/accounts/user/",
+            {"action": "block", "_selected_action": [str(user.pk)]},
+        )
+        User.objects.filter(pk=user.pk).update(is_blocked=False)
+        frontend.sign_in()
+        events = frontend.get("/api/auth/events").json()["results"]
+        blocked = next(e for e in events if e["kind"] == Kind.USER_BLOCKED)
+        assert blocked["by_staff"] is True
+        assert blocked["ip"] is None
+        assert blocked["user_agent"] == ""
+        own = next(e for e in events if e["kind"] == Kind.SIGNIN_SUCCEEDED)
+        assert own["by_staff"] is False
+        assert own["ip"] == "127.0.0.1"
 
     def test_signed_out__401(self, db):
         response = Client().get("/api/auth/events")
