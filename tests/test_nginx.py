@@ -149,6 +149,30 @@ class TestSignInLimits:
         assert nginx.request("/admin/login/", source=source)[0] == HTTPStatus.OK
         assert nginx.request("/health", source=source)[0] == HTTPStatus.OK
 
+    @pytest.mark.parametrize(
+        ("path", "limited"),
+        [
+            ("/api/auth/reauthenticate", True),
+            ("/api/auth/password", True),
+            ("/admin/password_change/", True),
+            ("/api/auth/logout", False),  # checks no password: not limited
+        ],
+    )
+    def test_other_password_checks__are_limited_as_sign_in(
+        self, nginx, path, limited
+    ):
+        source = f"127.0.0.{40 + len(path)}"
+
+        def post(_):
+            try:
+                return nginx.request(path, "POST", WRONG, JSON, source=source)[0]
+            except TimeoutError:
+                return "waits"
+
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(post, range(16)))
+        assert (HTTPStatus.TOO_MANY_REQUESTS in outcomes) is limited, outcomes
+
     def test_concurrent_per_address__third_at_once_is_429(self, nginx):
         answers = sign_ins(nginx, ["127.0.0.24"] * 6)
         statuses = [a[0] for a in answers]
