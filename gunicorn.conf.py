@@ -44,13 +44,6 @@ def _check_settings() -> None:
         sys.exit(result.stderr.strip())
 
 
-def _positive_int(name: str, default: int) -> int:
-    value = os.environ.get(name, str(default))
-    if not value.isdigit() or int(value) < 1:
-        sys.exit(f"Configuration error: {name} must be a positive integer")
-    return int(value)
-
-
 _check_settings()
 
 wsgi_app = "config.wsgi:application"
@@ -77,6 +70,11 @@ except RuntimeError:
     probe_address = None
 if not isinstance(probe_address, tuple):
     sys.exit("Configuration error: GUNICORN_PROBE_BIND must be host:port")
+# gunicorn's control socket (gunicornc: worker counts, reloads) is off unless
+# GUNICORN_CONTROL_SOCKET names a path for this instance: its default path under
+# $HOME is shared by every checkout of the same user.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
 accesslog = "-"
 errorlog = "-"
 

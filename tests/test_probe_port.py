@@ -157,3 +157,29 @@ def test_serving_on__is_printed_once_gunicorn_listens(throwaway_postgres):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.mark.parametrize("asked", [False, True])
+def test_control_socket__only_where_asked_for(throwaway_postgres, tmp_path, asked):
+    """Off by default: gunicorn's own default path is shared by every checkout."""
+    home, path = tmp_path / "home", tmp_path / "run" / "app.ctl"
+    home.mkdir()
+    path.parent.mkdir()
+    server = Gunicorn(
+        {
+            "DATABASE_URL": throwaway_postgres.create_database(f"ctl_{int(asked)}"),
+            "DJANGO_SECRET_KEY": SECRET_KEY,
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "HOME": str(home),
+            "XDG_RUNTIME_DIR": "",
+            **({"GUNICORN_CONTROL_SOCKET": str(path)} if asked else {}),
+        }
+    )
+    try:
+        deadline = time.monotonic() + 5
+        while asked and not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert path.exists() is asked
+        assert not (home / ".gunicorn").exists()
+    finally:
+        server.stop()
