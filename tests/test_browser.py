@@ -53,6 +53,8 @@ def browser():
         f"--user-data-dir={profile}",
     ):
         options.add_argument(flag)
+    # The console, where Chromium reports what the Content-Security-Policy blocked.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(
         service=Service(shutil.which("chromedriver")), options=options
     )
@@ -168,3 +170,46 @@ def test_audit_trail__chart_totals_match_the_table(app, browser):
         "(n, t) => n + Number(t.textContent.split(': ')[1]), 0)]))"
     )
     assert drawn == totals
+    # The chart's styles (inline, with the response's CSP nonce) apply.
+    colour = browser.execute_script(
+        "return getComputedStyle(document.querySelector("
+        "'#signin-chart .chart-total')).color"
+    )
+    assert colour != browser.execute_script(
+        "return getComputedStyle(document.querySelector('#signin-chart')).color"
+    )
+
+
+def test_admin_pages__break_no_rule_of_the_content_security_policy(app, browser):
+    server, url = app
+    base = f"http://127.0.0.1:{server.port}"
+    wait = WebDriverWait(browser, 15)
+    browser.get_log("browser")  # what earlier tests left
+    browser.get(f"{base}/admin/login/")
+    if browser.find_elements(By.NAME, "username"):
+        browser.find_element(By.NAME, "username").send_keys("\\corp\\admin")
+        browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait.until(expected_conditions.title_contains("Site administration"))
+    with psycopg.connect(url) as conn:
+        (user_id,) = conn.execute(
+            "SELECT id FROM users WHERE username = '\\uni\\adoe'"
+        ).fetchone()
+    for path in (
+        "/admin/",
+        "/admin/accounts/user/",
+        f"/admin/accounts/user/{user_id}/change/",
+        "/admin/accounts/user/add/",
+        "/admin/audit/authevent/",
+        "/admin/password_change/",
+    ):
+        browser.get(f"{base}{path}")
+        wait.until(
+            lambda b: b.execute_script("return document.readyState") == "complete"
+        )
+    refused = [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if "Content Security Policy" in entry["message"]
+    ]
+    assert refused == []

@@ -158,9 +158,7 @@ class TestSignInLimits:
             ("/api/auth/logout", False),  # checks no password: not limited
         ],
     )
-    def test_other_password_checks__are_limited_as_sign_in(
-        self, nginx, path, limited
-    ):
+    def test_other_password_checks__are_limited_as_sign_in(self, nginx, path, limited):
         source = f"127.0.0.{40 + len(path)}"
 
         def post(_):
