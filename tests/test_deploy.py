@@ -164,6 +164,14 @@ class TestInitScripts:
             "UPDATE auth_events SET username = 'someone else'",
             "DELETE FROM auth_events",
             "TRUNCATE auth_events",
+            # Nor may it rewrite what stands next to it (migrations 0007, 0010).
+            "DELETE FROM auth_event_hours",
+            "UPDATE auth_event_hours SET events = 0",
+            "INSERT INTO auth_event_hours VALUES ('signin.failed', now(), 1)",
+            "DELETE FROM username_confusables",
+            "UPDATE username_confusables SET prototype = source",
+            "UPDATE django_admin_log SET change_message = ''",
+            "TRUNCATE django_admin_log",
         ],
     )
     def test_runtime_role__can_change_no_schema(self, migrated, statement):
@@ -185,6 +193,44 @@ class TestInitScripts:
         assert "Traceback" not in refused.stderr
         done = purge_as("counseling_owner", OWNER_PASSWORD)
         assert done.returncode == 0, done.stderr
+
+    def test_runtime_role__events_take_the_databases_time(self, migrated):
+        with self.runtime(migrated) as conn:
+            conn.execute(
+                "INSERT INTO auth_events (kind, username, occurred_at) VALUES "
+                "('signin.failed', '\\x\\backdated', now() - interval '400 days')"
+            )
+            age = conn.execute(
+                "SELECT now() - occurred_at FROM auth_events "
+                "WHERE username = '\\x\\backdated'"
+            ).fetchone()[0]
+            hour = conn.execute(
+                "SELECT events FROM auth_event_hours WHERE kind = 'signin.failed' "
+                "AND hour = date_trunc('hour', now(), 'UTC')"
+            ).fetchone()
+        assert abs(age.total_seconds()) < 60
+        assert hour is not None  # the chart's trigger counted it, as the owner
+
+    def test_runtime_role__cannot_set_a_skeleton_of_its_own(self, migrated):
+        with self.runtime(migrated) as conn:
+            conn.execute(
+                "INSERT INTO users (username, password_hash) VALUES ('\\x\\alice', '!')"
+            )
+            conn.execute(
+                "UPDATE users SET username_skeleton = 'forged' "
+                "WHERE username = '\\x\\alice'"
+            )
+            skeleton = conn.execute(
+                "SELECT username_skeleton = username_skeleton(username) FROM users "
+                "WHERE username = '\\x\\alice'"
+            ).fetchone()[0]
+            with pytest.raises(psycopg.errors.UniqueViolation):
+                conn.execute(
+                    "INSERT INTO users (username, password_hash) "
+                    "VALUES ('\\x\\\u0430lice', '!')"
+                )
+            conn.execute("DELETE FROM users WHERE username = '\\x\\alice'")
+        assert skeleton is True
 
     def test_runtime_role__deletes_a_user_whose_events_outlive_them(self, migrated):
         with self.runtime(migrated) as conn:

@@ -115,6 +115,7 @@ def assert_users_schema():
         "users_set_updated_at",
         "users_end_sessions",
         "users_keep_skeleton",
+        "users_keep_skeleton_on_update",
         # The audit trail's (audit migration 0002).
         "users_audit_inserted",
         "users_audit_updated",
@@ -138,6 +139,7 @@ def test_migrations__round_trip_through_zero():
                     "users_set_updated_at",
                     "users_end_sessions",
                     "users_keep_skeleton",
+                    "auth_events_database_time",
                     "username_skeleton",
                     "sessions_refuse_blocked_user",
                     "audit_users_inserted",
