@@ -84,7 +84,8 @@ def networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         ) from None
 
 
-# .env.example's database passwords: placeholders, never for production.
+# The examples' database passwords (.env.example, .env.compose.example):
+# placeholders, never for production; docker/postgres/initdb refuses them too.
 PLACEHOLDER_PASSWORDS = ("change-me", "devpassword")
 
 

@@ -123,6 +123,41 @@ def migrated(initialised):
 class TestInitScripts:
     """docker/postgres/initdb, run the way the postgres image runs it."""
 
+    @pytest.mark.parametrize(
+        ("name", "placeholder"),
+        [
+            ("POSTGRES_PASSWORD", "change-me-superuser-password"),
+            ("APP_DB_OWNER_PASSWORD", "change-me-owner-password"),
+            ("APP_DB_PASSWORD", "change-me-app-password"),
+            ("POSTGRES_PASSWORD", "devpassword"),
+        ],
+    )
+    def test_placeholder_passwords__are_refused_in_one_line(
+        self, throwaway_postgres, name, placeholder
+    ):
+        env = {
+            **os.environ,
+            "PATH": f"{binaries()}:{os.environ['PATH']}",
+            "PGHOST": "127.0.0.1",
+            "PGPORT": str(throwaway_postgres.port),
+            "POSTGRES_USER": "counseling",
+            "POSTGRES_PASSWORD": "a real one 1",
+            "POSTGRES_DB": "never_made",
+            "APP_DB_OWNER": "o",
+            "APP_DB_OWNER_PASSWORD": "a real one 2",
+            "APP_DB_USER": "a",
+            "APP_DB_PASSWORD": "a real one 3",
+            name: placeholder,
+        }
+        script = ROOT / "docker/postgres/initdb/10-roles.sh"
+        result = subprocess.run(
+            ["bash", script], env=env, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 1
+        assert result.stderr.strip() == (
+            f"{name} is a placeholder from .env.compose.example: set a real password"
+        )
+
     def url(self, server, user, password, database="counseling_platform"):
         return f"postgresql://{user}:{password}@127.0.0.1:{server.port}/{database}"
 

@@ -16,6 +16,16 @@ set -euo pipefail
 : "${APP_DB_OWNER:?set APP_DB_OWNER}" "${APP_DB_OWNER_PASSWORD:?set APP_DB_OWNER_PASSWORD}"
 : "${APP_DB_USER:?set APP_DB_USER}" "${APP_DB_PASSWORD:?set APP_DB_PASSWORD}"
 
+# The examples' placeholders (.env.compose.example) are never a real password.
+for name in POSTGRES_PASSWORD APP_DB_OWNER_PASSWORD APP_DB_PASSWORD; do
+  case "${!name:-}" in
+    *change-me* | devpassword)
+      echo "$name is a placeholder from .env.compose.example: set a real password" >&2
+      exit 1
+      ;;
+  esac
+done
+
 psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
   --set owner="$APP_DB_OWNER" --set owner_password="$APP_DB_OWNER_PASSWORD" \
   --set app_user="$APP_DB_USER" --set app_password="$APP_DB_PASSWORD" \
