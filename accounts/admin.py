@@ -65,9 +65,7 @@ class UserAdmin(DjangoUserAdmin):
     def session_table(self, user):
         """List the user's live sessions, never their keys (each is a credential),
         and link to their events in the audit trail (the audit app)."""
-        rows = user.sessions.filter(expire_date__gt=timezone.now()).order_by(
-            "-last_seen_at"
-        )
+        rows = user.sessions.live().order_by("-last_seen_at")
         events = format_html(
             '<p><a href="{}?user__id__exact={}">{}</a></p>',
             reverse("admin:audit_authevent_changelist"),

@@ -7,12 +7,16 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.postgres.functions import RandomUUID
 from django.contrib.postgres.indexes import GinIndex, OpClass
-from django.contrib.sessions.base_session import AbstractBaseSession
+from django.contrib.sessions.base_session import (
+    AbstractBaseSession,
+    BaseSessionManager,
+)
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now, Upper
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.clients import USER_AGENT_LENGTH
@@ -193,6 +197,21 @@ class User(AbstractBaseUser, PermissionsMixin):
         return username
 
 
+class SessionQuerySet(models.QuerySet):
+    def live(self):
+        """The sessions within every limit: Session.is_live, as SQL."""
+        now = timezone.now()
+        return self.filter(
+            expire_date__gt=now,
+            created_at__gt=now - Session.cookie_age(),
+            last_seen_at__gt=now - Session.idle_limit() - Session.touch_interval(),
+        )
+
+
+class SessionManager(BaseSessionManager.from_queryset(SessionQuerySet)):
+    pass
+
+
 class Session(AbstractBaseSession):
     """A signed-in browser: Django's database session, tied to its user by PostgreSQL.
 
@@ -223,6 +242,8 @@ class Session(AbstractBaseSession):
         _("user agent"), max_length=USER_AGENT_LENGTH, blank=True, default=""
     )
 
+    objects = SessionManager()
+
     class Meta(AbstractBaseSession.Meta):
         db_table = "sessions"
         indexes = [
@@ -237,12 +258,40 @@ class Session(AbstractBaseSession):
     @property
     def expires_at(self):
         """When it ends whatever it does: SESSION_COOKIE_AGE after sign-in."""
-        return self.created_at + timedelta(seconds=settings.SESSION_COOKIE_AGE)
+        return self.created_at + self.cookie_age()
 
     @property
     def idle_expires_at(self):
         """When it ends if unused until then: SESSION_IDLE_SECONDS after its use."""
-        return self.last_seen_at + timedelta(seconds=settings.SESSION_IDLE_SECONDS)
+        return self.last_seen_at + self.idle_limit()
+
+    def is_live(self) -> bool:
+        """Within every limit: the one rule of a live session (SessionQuerySet.live).
+
+        Idle: last_seen_at is written at most once a touch_interval(), so a use
+        may be that much later than it says; the limit counts from the latest
+        possible use, and a session in use never ends, at any idle limit.
+        """
+        now = timezone.now()
+        return (
+            now < self.expire_date
+            and now < self.expires_at
+            and now < self.idle_expires_at + self.touch_interval()
+        )
+
+    @staticmethod
+    def cookie_age() -> timedelta:
+        return timedelta(seconds=settings.SESSION_COOKIE_AGE)
+
+    @staticmethod
+    def idle_limit() -> timedelta:
+        return timedelta(seconds=settings.SESSION_IDLE_SECONDS)
+
+    @staticmethod
+    def touch_interval() -> timedelta:
+        """How stale last_seen_at may be: a write a minute at most, a sixtieth of
+        the idle limit when that is shorter (one second at the lowest, 60 s)."""
+        return min(timedelta(minutes=1), Session.idle_limit() / 60)
 
     @classmethod
     def get_session_store_class(cls):

@@ -6,8 +6,6 @@ client's address and user agent. See accounts.models.Session.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import psycopg
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
@@ -23,9 +21,6 @@ from accounts.audit_context import tell_audit
 from accounts.clients import client_ip, user_agent
 from accounts.models import Session
 
-# A session's last_seen_at is written with its data, or else once in this long:
-# not a write per request.
-TOUCH_INTERVAL = timedelta(minutes=1)
 # The database's refusal of a session for a blocked user (migration 0007).
 NOT_BLOCKED = "sessions_user_not_blocked"
 
@@ -50,15 +45,11 @@ class SessionStore(DBStore):
         return Session
 
     def _get_session_from_db(self):
-        """Load the row, in the one read Django makes; a row over a limit is ended.
-
-        Idle: unused for DJANGO_SESSION_IDLE_SECONDS, judged from last_seen_at,
-        which is written at most once a TOUCH_INTERVAL (so a session may live up
-        to a minute past the limit). Absolute: DJANGO_SESSION_COOKIE_AGE from
-        sign-in (created_at, a new row at each sign-in), whatever it saves.
-        """
+        """Load the row, in the one read Django makes; a row no longer live
+        (Session.is_live: idle, or past DJANGO_SESSION_COOKIE_AGE from sign-in)
+        is ended."""
         row = super()._get_session_from_db()
-        if row is not None and self._over(row):
+        if row is not None and not row.is_live():
             with transaction.atomic(savepoint=False):
                 tell_audit(session_end="expired")  # session.expired, not .ended
                 row.delete()
@@ -78,10 +69,18 @@ class SessionStore(DBStore):
             # The rest of an enclosing transaction (a request's) is no rotation.
             tell_audit(session_end=None)
 
-    @staticmethod
-    def _over(row: Session) -> bool:
-        now = timezone.now()
-        return now > row.idle_expires_at or now > row.expires_at
+    @classmethod
+    def clear_expired(cls) -> None:
+        """clearsessions: remove every row no longer live.
+
+        Django's rows past expire_date go unrecorded, as before; those ended by
+        the idle or absolute limit are recorded as session.expired.
+        """
+        super().clear_expired()
+        with transaction.atomic():
+            tell_audit(session_end="expired")
+            Session.objects.exclude(pk__in=Session.objects.live().values("pk")).delete()
+            tell_audit(session_end=None)
 
     @property
     def row(self) -> Session | None:
@@ -117,11 +116,12 @@ class SessionStore(DBStore):
             raise
 
     def touch(self) -> None:
-        """Record that the session was used, if it was not for TOUCH_INTERVAL."""
+        """Record that the session was used, if it was not for its touch interval
+        (Session.touch_interval): not a write per request."""
         row = self._row
         if row is None or row.session_key != self.session_key:
             return
-        if timezone.now() - row.last_seen_at < TOUCH_INTERVAL:
+        if timezone.now() - row.last_seen_at < Session.touch_interval():
             return
         Session.objects.filter(pk=row.pk).update(
             last_seen_at=Now(), ip=self.ip, user_agent=self.user_agent

@@ -1,6 +1,6 @@
-"""The project's settings with the session limits switched off: bench.session_me's
-"before" (the code path of /api/auth/me before the idle and absolute limits)."""
+"""The project's settings with session limits no session reaches: bench.session_me's
+"before". Session.is_live still runs, on the same path; only nothing ends."""
 
 from config.settings import *  # noqa: F403
 
-SESSION_ENGINE = "bench.unlimited_sessions"
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS = 10 * 365 * 24 * 60 * 60

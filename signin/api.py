@@ -18,7 +18,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
-from django.utils import timezone
 from ninja import Router, Status
 from ninja.errors import HttpError
 from ninja.utils import check_csrf
@@ -177,7 +176,7 @@ def me(request):
     response={HTTPStatus.OK: list[SessionOut], **SIGNED_IN},
 )
 def sessions(request):
-    """List the caller's sessions that have not expired, the latest used first."""
+    """List the caller's live sessions, the latest used first."""
     current = request.session.session_key
     return [
         {
@@ -244,4 +243,4 @@ def _password_is(request, password: str) -> bool:
 
 
 def _own_sessions(request):
-    return Session.objects.filter(user=request.user, expire_date__gt=timezone.now())
+    return Session.objects.live().filter(user=request.user)

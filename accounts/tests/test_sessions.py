@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Session, User
-from accounts.sessions import TOUCH_INTERVAL, SessionStore
+from accounts.sessions import SessionStore
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct horse 42"
@@ -179,7 +179,7 @@ class TestLastSeen:
         row = Session.objects.get(user_agent="laptop/1.0")
         client.get("/api/auth/me")
         assert Session.objects.get(pk=row.pk).last_seen_at == row.last_seen_at
-        stale = timezone.now() - TOUCH_INTERVAL - timedelta(seconds=1)
+        stale = timezone.now() - Session.touch_interval() - timedelta(seconds=1)
         Session.objects.filter(pk=row.pk).update(last_seen_at=stale)
         client.get("/api/auth/me")
         assert Session.objects.get(pk=row.pk).last_seen_at > stale
@@ -191,6 +191,42 @@ class TestLastSeen:
         for _ in range(5):
             client.get("/api/auth/me")
         assert Session.objects.get(user_agent="laptop/1.0").last_seen_at == before
+
+
+class TestLiveSessions:
+    """One rule of a live session (Session.is_live, SessionQuerySet.live) for
+    the store, the API's list, the admin's table and clearsessions."""
+
+    @pytest.fixture
+    def idle_and_live(self, user):
+        idle = sign_in(Client(REMOTE_ADDR="192.0.2.1"))
+        live = sign_in(Client(REMOTE_ADDR="192.0.2.2"))
+        sql(
+            "UPDATE sessions SET last_seen_at = now() - interval '31 minutes' "
+            "WHERE ip = '192.0.2.1'"
+        )
+        return idle, live
+
+    def test_api_list__leaves_out_an_idle_session(self, idle_and_live):
+        _, live = idle_and_live
+        listed = live.get("/api/auth/sessions").json()
+        assert [s["ip"] for s in listed] == ["192.0.2.2"]
+
+    def test_admin_table__leaves_out_an_idle_session(self, user, idle_and_live):
+        from django.contrib import admin
+
+        table = admin.site.get_model_admin(User).session_table(user)
+        assert "192.0.2.2" in table
+        assert "192.0.2.1" not in table
+
+    def test_queryset_and_row__agree(self, user, idle_and_live):
+        live = set(Session.objects.live().values_list("pk", flat=True))
+        assert live == {row.pk for row in Session.objects.all() if row.is_live()}
+        assert len(live) == 1
+
+    def test_clearsessions__removes_idle_sessions_too(self, user, idle_and_live):
+        call_command("clearsessions")
+        assert list(Session.objects.values_list("ip", flat=True)) == ["192.0.2.2"]
 
 
 class TestClearSessions:
@@ -257,6 +293,22 @@ class TestLimits:
         client.get("/api/auth/me")
         Session.objects.bulk_create([Session(**row) for row in rows])
         assert client.get("/api/auth/me").status_code == HTTPStatus.UNAUTHORIZED
+
+    def test_in_use__never_ends_at_the_lowest_idle_limit(self, client, settings):
+        """Used every 5 s for 70 s with DJANGO_SESSION_IDLE_SECONDS=60."""
+        settings.SESSION_IDLE_SECONDS = 60
+        for _ in range(14):
+            sql(
+                "UPDATE sessions SET last_seen_at = last_seen_at - %s, "
+                "created_at = created_at - %s",
+                [timedelta(seconds=5)] * 2,
+            )
+            assert client.get("/api/auth/me").status_code == HTTPStatus.OK
+
+    def test_unused__ends_at_the_lowest_idle_limit(self, client, settings):
+        settings.SESSION_IDLE_SECONDS = 60
+        self.shift("last_seen_at", seconds=62)
+        assert client.get("/api/auth/me").json() == {"error": "session expired"}
 
     def test_signed_out__is_still_authentication_required(self, db):
         response = Client().get("/api/auth/me")
