@@ -5,9 +5,11 @@ to 127.0.0.17, each connection's bound source address), over 1,000 existing and
 1,000 unknown usernames, at Debian's nginx running the repository's template in
 front of the app under gunicorn.conf.py, with the production lockout settings.
 Meanwhile /health is probed 5 times a second through nginx and on the probe port,
-and a legitimate user signs in once a second from 127.0.0.100. Then 16 slow
-clients hold the probe port (half a request line, then nothing) while it is
-probed, and a locked-out attempt is timed.
+and a legitimate user signs in once a second from 127.0.0.100 with the device
+cookie of an earlier sign-in (a returning student: the target), and another once
+a second from 127.0.0.101 without one (a first sign-in on a new device: reported).
+Then 16 slow clients hold the probe port (half a request line, then nothing)
+while it is probed, and a locked-out attempt is timed.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from bench.support import Gunicorn, Nginx, manage
 CONNECTIONS = 64
 ADDRESSES = [f"127.0.0.{n}" for n in range(2, 18)]
 LEGIT_ADDRESS = "127.0.0.100"
+NEW_DEVICE_ADDRESS = "127.0.0.101"
 USERS = 1000
 LEGIT = "\\flood\\legit"
 PASSWORD = "bench correct horse 1"  # a throwaway bench user's
@@ -48,12 +51,18 @@ def run(context, args) -> dict:
         stop = threading.Event()
         probes = {"nginx": [], "probe_port": []}
         legit: list[tuple[float | None, int | None]] = []
+        new_device: list[tuple[float | None, int | None]] = []
+        device = _device_cookie(edge)
         helpers = [
             threading.Thread(target=_probe, args=(edge, stop, probes["nginx"])),
             threading.Thread(
                 target=_probe, args=((app.probe_port, None), stop, probes["probe_port"])
             ),
-            threading.Thread(target=_legit, args=(edge, stop, legit)),
+            threading.Thread(target=_legit, args=(edge, stop, legit, device)),
+            threading.Thread(
+                target=_legit,
+                args=(edge, stop, new_device, None, NEW_DEVICE_ADDRESS),
+            ),
         ]
         for helper in helpers:
             helper.start()
@@ -66,10 +75,10 @@ def run(context, args) -> dict:
     finally:
         nginx.stop()
         app.stop()
-    return _summary(flood, probes, legit, slow, locked)
+    return _summary(flood, probes, legit, new_device, slow, locked)
 
 
-def _summary(flood, probes, legit, slow, locked) -> dict:
+def _summary(flood, probes, legit, new_device, slow, locked) -> dict:
     def timed(samples):
         ms = [ms for ms, status in samples if status is not None]
         return {
@@ -100,6 +109,8 @@ def _summary(flood, probes, legit, slow, locked) -> dict:
         "legit_p50_s": percentile(signed_in, 50),
         "legit_p99_s": percentile(signed_in, 99),
         "legit_each": [(s and round(s, 3), status) for s, status in legit],
+        "new_device_attempts": len(new_device),
+        "new_device_signed_in": sum(1 for _, status in new_device if status == 200),
         "slow_clients": SLOW_CLIENTS,
         "probes_beside_slow_clients": timed(slow),
         "locked_statuses": sorted({status for _, status in locked}),
@@ -140,10 +151,14 @@ def rows(report: dict) -> list[Row]:
     return [
         *rows,
         Row(
-            "flood: legit sign-ins that succeed",
+            "flood: legit sign-ins (device cookie) that succeed",
             f"{report['legit_signed_in']} of {report['legit_attempts']}",
             LEGIT_SHARE,
             report["legit_share"],
+        ),
+        Row(
+            "flood: first sign-ins on a new device that succeed (no target)",
+            f"{report['new_device_signed_in']} of {report['new_device_attempts']}",
         ),
         Row(
             "flood: legit sign-in p50 / p99 s",
@@ -316,14 +331,34 @@ def _probe(edge, stop: threading.Event, out: list) -> None:
         out.append(_get(edge, "/health"))
 
 
-def _legit(edge, stop: threading.Event, out: list) -> None:
+def _device_cookie(edge) -> str:
+    """Sign the legitimate user in once, as yesterday: its browser's device cookie."""
     port, tls = edge
     token, cookie = _csrf(edge)
-    request = _login(LEGIT, PASSWORD, token, cookie)
+    with _connect(port, LEGIT_ADDRESS, tls=tls) as sock:
+        sock.sendall(_login(LEGIT, PASSWORD, token, cookie))
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(65536)
+    for line in head.decode("latin-1").split("\r\n"):
+        name, _, value = line.partition(":")
+        if name.lower() == "set-cookie" and value.strip().startswith("device="):
+            return value.strip().split(";")[0]
+    raise RuntimeError("the legitimate sign-in set no device cookie")
+
+
+def _legit(
+    edge, stop: threading.Event, out: list, device=None, source=LEGIT_ADDRESS
+) -> None:
+    port, tls = edge
+    token, cookie = _csrf(edge, source)
+    request = _login(
+        LEGIT, PASSWORD, token, f"{cookie}; {device}" if device else cookie
+    )
     while not stop.wait(1.0):
         started = time.monotonic()
         try:
-            with _connect(port, LEGIT_ADDRESS, tls=tls) as sock:
+            with _connect(port, source, tls=tls) as sock:
                 status, _, _ = _exchange(sock, request)
             out.append((time.monotonic() - started, status))
         except OSError:

@@ -191,6 +191,26 @@ class TestSignInLimits:
             assert response.getheader("Retry-After")
             assert json.loads(body)["error"] == "sign-in is busy: try again shortly"
 
+    def test_device_cookie__has_its_own_lane_past_a_full_one(self, nginx):
+        """Strangers fill the cookie-less lane; a returning browser gets through."""
+        headers = csrf_headers(nginx)
+        device = {**headers, "Cookie": headers["Cookie"] + "; device=abc:def:ghi"}
+
+        def post(args):
+            source, sent = args
+            # A name of its own each: no name's lockout answers for nginx.
+            body = json.dumps({"username": f"\\lane\\{source}", "password": "x"})
+            return nginx.request("/api/auth/login", "POST", body, sent, source=source)
+
+        crowd = [(f"127.0.0.{n}", headers) for n in range(70, 78)]
+        with ThreadPoolExecutor(9) as pool:
+            answers = list(
+                pool.map(post, [*crowd[:4], ("127.0.0.79", device), *crowd[4:]])
+            )
+        statuses = [a[0] for a in answers]
+        assert HTTPStatus.SERVICE_UNAVAILABLE in statuses[:4] + statuses[5:], statuses
+        assert statuses[4] == HTTPStatus.UNAUTHORIZED, statuses
+
     def test_upstream_keepalive__connections_are_reused(self, nginx, app):
         gunicorn, _ = app
         for _ in range(10):
