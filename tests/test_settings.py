@@ -152,6 +152,11 @@ class TestSettingsModule:
                 {"DJANGO_LOG_LEVEL": "LOUD"},
                 "DJANGO_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
             ),
+            (
+                {"DJANGO_SIGNIN_ADDRESS_FAILURE_LIMIT": "4"},
+                "DJANGO_SIGNIN_ADDRESS_FAILURE_LIMIT must be a whole number of at "
+                "least 5",
+            ),
         ],
     )
     def test_bad_value__raises_naming_the_variable_not_the_secret(
@@ -191,6 +196,13 @@ class TestSettingsModule:
         assert values["APP_DB_PASSWORD"] not in str(raised.value)
         loaded = load_settings(monkeypatch, DJANGO_DEBUG="true", **env)
         assert loaded["DEBUG"] is True
+
+    def test_lockout_limits__default_to_5_a_name_and_50_an_address(self, monkeypatch):
+        loaded = load_settings(monkeypatch)
+        assert (loaded["SIGNIN_FAILURE_LIMIT"], loaded["AXES_FAILURE_LIMIT"]) == (5, 5)
+        assert loaded["SIGNIN_ADDRESS_FAILURE_LIMIT"] == 50
+        loaded = load_settings(monkeypatch, DJANGO_SIGNIN_ADDRESS_FAILURE_LIMIT="200")
+        assert loaded["SIGNIN_ADDRESS_FAILURE_LIMIT"] == 200
 
     def test_short_key__is_accepted_with_debug_on(self, monkeypatch):
         loaded = load_settings(monkeypatch, DJANGO_SECRET_KEY="short", DJANGO_DEBUG="1")
