@@ -41,7 +41,7 @@ ALLOWED_HOSTS = env.list(
 )
 
 INSTALLED_APPS = [
-    # First, so that its createsuperuser command replaces django.contrib.auth's.
+    # First: its templates and commands (clearsessions) win over Django's.
     "accounts",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -136,7 +136,9 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     # First: a locked-out attempt is refused before any password is hashed.
     "axes.backends.AxesStandaloneBackend",
-    "signin.backends.UserBackend",
+    # Django's own: the lookup is case-insensitive (UserManager), a blocked
+    # user is inactive (User.is_active), and the name is unique (a constraint).
+    "django.contrib.auth.backends.ModelBackend",
 ]
 # bcrypt (12 rounds) first; the others verify old or imported (import_users)
 # hashes, upgraded at the next sign-in. Each takes a hashing slot, and checks
