@@ -15,8 +15,8 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings as django_settings
 
-from bench.support import SECRET_KEY
 from embedded_postgres import EmbeddedPostgres
+from testsupport.servers import SECRET_KEY
 
 os.environ["DJANGO_ENV_FILE"] = ""
 os.environ.setdefault("DJANGO_SECRET_KEY", SECRET_KEY)

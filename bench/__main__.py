@@ -39,8 +39,8 @@ from bench import (
     signin_flood,
 )
 from bench.report import print_table
-from bench.support import ROOT, SECRET_KEY, manage
 from embedded_postgres import EmbeddedPostgres
+from testsupport.servers import ROOT, SECRET_KEY, manage
 
 SCENARIOS = {
     "health": health,

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import psycopg
 
 from bench.report import Row, Target, percentile
-from bench.support import Gunicorn, Nginx, manage
+from testsupport.servers import Gunicorn, Nginx, manage
 
 ADMIN = "\\bench\\root"
 PASSWORD = "bench admin pass 1"

@@ -29,7 +29,7 @@ import psycopg
 
 from bench import admin_scale
 from bench.report import Row, Target
-from bench.support import ROOT, Gunicorn, Nginx, child_env, manage
+from testsupport.servers import ROOT, Gunicorn, Nginx, child_env, manage
 
 DATABASE = "bench_audit"
 STUDENT, PASSWORD = "\\bench\\student", "bench pass phrase 2026"

@@ -25,8 +25,8 @@ from pathlib import Path
 import psycopg
 
 from bench.report import Row, Target
-from bench.support import Gunicorn, Nginx, PgBouncer
 from embedded_postgres.server import SUPERUSER, binaries
+from testsupport.servers import Gunicorn, Nginx, PgBouncer
 
 HERE = Path(__file__).resolve().parent
 RPS_RATIO = Target(">=", 0.50)

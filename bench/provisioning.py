@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 
 from bench.report import Row, Target
-from bench.support import ROOT, child_env, manage
+from testsupport.servers import ROOT, child_env, manage
 
 DATABASE = "bench_import"
 IMPORT_SECONDS = Target("<", 20)

@@ -16,7 +16,7 @@ import sys
 
 from bench.health import server_counters, wrk
 from bench.report import Row, Target
-from bench.support import Gunicorn, Nginx, manage
+from testsupport.servers import Gunicorn, Nginx, manage
 
 USERNAME = "\\bench\\student"
 PASSWORD = "bench pass phrase 2026"

@@ -24,7 +24,7 @@ import time
 import psycopg
 
 from bench.report import Row, Target, percentile
-from bench.support import Gunicorn, Nginx, manage
+from testsupport.servers import Gunicorn, Nginx, manage
 
 CONNECTIONS = 64
 ADDRESSES = [f"127.0.0.{n}" for n in range(2, 18)]

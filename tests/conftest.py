@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from bench.support import ROOT, thaw
 from embedded_postgres import EmbeddedPostgres
+from testsupport.servers import ROOT, thaw
 
 MEASUREMENTS: list[str] = []
 

@@ -15,7 +15,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from audit.models import Kind
-from bench.support import serve_with_admin
+from testsupport.servers import serve_with_admin
 
 pytestmark = pytest.mark.browser
 PASSWORD = "browser-test-pass-1"

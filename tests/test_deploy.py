@@ -15,8 +15,15 @@ import psycopg
 import pytest
 import yaml
 
-from bench.support import ROOT, SECRET_KEY, Gunicorn, child_env, copy_project, manage
 from embedded_postgres.server import binaries
+from testsupport.servers import (
+    ROOT,
+    SECRET_KEY,
+    Gunicorn,
+    child_env,
+    copy_project,
+    manage,
+)
 
 # The Dockerfile's placeholder for its collectstatic step.
 BUILD_KEY = re.search(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.support import ROOT
+from testsupport.servers import ROOT
 
 APPS = ("config", "accounts", "audit", "signin", "health")
 # Who may import whom (besides itself): signin -> audit -> accounts -> config;
@@ -85,7 +85,14 @@ def test_no_import_circles():
 
 def test_bench__imports_no_test_module():
     for path in (ROOT / "bench").rglob("*.py"):
-        assert not any(m.startswith("tests") for m in _all_imports(path)), path
+        assert not any(m.split(".")[0] == "tests" for m in _all_imports(path)), path
+
+
+def test_test_support__imports_neither_the_tests_nor_bench():
+    """bench/ and the tests import the harness, never the other way round."""
+    for path in (ROOT / "testsupport").rglob("*.py"):
+        imports = _all_imports(path)
+        assert not any(m.split(".")[0] in {"tests", "bench"} for m in imports), path
 
 
 def _all_imports(path: Path) -> set[str]:

@@ -10,8 +10,8 @@ import socket
 import psycopg
 import pytest
 
-from bench.support import SECRET_KEY, Gunicorn, manage
 from config.log import RedactSecretsFilter, escape_controls, logfmt, redact
+from testsupport.servers import SECRET_KEY, Gunicorn, manage
 
 
 @pytest.fixture

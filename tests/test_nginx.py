@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bench.support import Nginx, serve_with_admin
+from testsupport.servers import Nginx, serve_with_admin
 
 pytestmark = pytest.mark.nginx
 PASSWORD = "nginx-test-pass-1"

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import psycopg
 import pytest
 
-from bench.support import freeze, serve_with_admin, thaw
+from testsupport.servers import freeze, serve_with_admin, thaw
 
 PROBES = 16  # concurrent probes: 4 times what 2 workers x 2 threads serve at once
 PASSWORD = "outage-test-pass-1"

@@ -13,7 +13,9 @@ from http import HTTPStatus
 import psycopg
 import pytest
 
-from bench.support import (
+from embedded_postgres import EmbeddedPostgres
+from tests.test_outage import seconds_until_healthy, slowest
+from testsupport.servers import (
     ADMIN,
     Gunicorn,
     PgBouncer,
@@ -21,8 +23,6 @@ from bench.support import (
     serve_with_admin,
     thaw,
 )
-from embedded_postgres import EmbeddedPostgres
-from tests.test_outage import seconds_until_healthy, slowest
 
 pytestmark = pytest.mark.pgbouncer
 INSTANCES = 6  # x 2 workers x a pool of 5 to 15: 60 to 180 client connections

@@ -12,8 +12,8 @@ from http import HTTPStatus
 
 import pytest
 
-from bench.support import ROOT, SECRET_KEY, Gunicorn, child_env
 from embedded_postgres.server import free_port
+from testsupport.servers import ROOT, SECRET_KEY, Gunicorn, child_env
 
 SLOW_CLIENTS = 16
 

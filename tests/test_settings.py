@@ -13,9 +13,9 @@ from django.db import connection
 from django.db.backends.postgresql.base import DatabaseWrapper
 
 from accounts.models import User
-from bench.support import ROOT, SECRET_KEY, child_env, copy_project
 from config import env as readers
 from config.pool import check_connection
+from testsupport.servers import ROOT, SECRET_KEY, child_env, copy_project
 
 SECRET = "s3cret-Pa55"
 GOOD = {

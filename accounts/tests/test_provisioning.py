@@ -13,7 +13,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import Session, User
-from bench.support import SECRET_KEY, manage
+from testsupport.servers import SECRET_KEY, manage
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct horse 42"

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from bench.support import ROOT, child_env
 from embedded_postgres.server import free_port
+from testsupport.servers import ROOT, child_env
 
 PASSWORD = "Sup3r-Secret-pw"
 

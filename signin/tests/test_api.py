@@ -10,7 +10,7 @@ from django.contrib.auth.hashers import MD5PasswordHasher
 from django.test import Client
 
 from accounts.models import Session, User
-from bench.support import SECRET_KEY, manage
+from testsupport.servers import SECRET_KEY, manage
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct horse 42"
