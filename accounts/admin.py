@@ -13,7 +13,7 @@ from django.utils.translation import ngettext
 
 from accounts.forms import LoginForm, UserCreationForm, UserEditForm
 from accounts.models import Session, User
-from accounts.paginators import UserPaginator
+from core.paginators import UserPaginator
 
 admin.site.login_form = LoginForm
 

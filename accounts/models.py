@@ -19,7 +19,6 @@ from django.db.models.functions import Now, Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.clients import USER_AGENT_LENGTH
 from accounts.managers import UserManager
 from accounts.validators import (
     USERNAME_CONFUSABLE_MESSAGE,
@@ -32,6 +31,7 @@ from accounts.validators import (
     NFKCUsernameValidator,
     VisibleUsernameValidator,
 )
+from core.clients import USER_AGENT_LENGTH
 
 
 class IsNFKCNormalized(models.Func):

@@ -17,9 +17,9 @@ from django.db.models.functions import Now
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.audit_context import tell_audit
-from accounts.clients import client_ip, user_agent
 from accounts.models import Session
+from core.audit_context import tell_audit
+from core.clients import client_ip, user_agent
 
 # The database's refusal of a session for a blocked user (migration 0007).
 NOT_BLOCKED = "sessions_user_not_blocked"

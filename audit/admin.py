@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html_join
 
-from accounts.paginators import EstimatedCountPaginator
 from audit.models import AuthEvent, Kind, SigninHour
+from core.paginators import EstimatedCountPaginator
 
 # The chart's series, and their colours (the admin's own palette).
 CHART = {

@@ -25,10 +25,10 @@ from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
-from accounts.audit_context import tell_audit
-from accounts.clients import client_ip, user_agent
 from audit.models import Kind
 from config.log import logfmt
+from core.audit_context import tell_audit
+from core.clients import client_ip, user_agent
 
 log = logging.getLogger("audit")
 # The user by id, or else by the name as typed (a failed sign-in), in one statement.
@@ -120,7 +120,7 @@ def _signed_out(sender, request=None, user=None, **kwargs) -> None:
 class AuditContextMiddleware:
     """Run each request that may change something in one transaction, which first
     tells the audit triggers its address, user agent and, in the admin, the staff
-    user acting (accounts.audit_context). Reads cost nothing extra."""
+    user acting (core.audit_context). Reads cost nothing extra."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

@@ -11,8 +11,8 @@ from django.db import models
 from django.db.models.functions import Now, Upper
 from django.utils.translation import gettext_lazy as _
 
-from accounts.clients import USER_AGENT_LENGTH
 from accounts.models import User
+from core.clients import USER_AGENT_LENGTH
 
 
 class Kind(models.TextChoices):

@@ -211,7 +211,7 @@ DEVICE_COOKIE_NAME = "device"
 DEVICE_COOKIE_AGE = integer("DJANGO_DEVICE_COOKIE_AGE", 180 * 24 * 60 * 60, minimum=60)
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused try extends nothing
 AXES_USERNAME_CALLABLE = "signin.lockout.lockout_username"
-AXES_CLIENT_IP_CALLABLE = "accounts.clients.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.clients.client_ip"
 AXES_CLIENT_STR_CALLABLE = "signin.lockout.client_str"
 AXES_LOCKOUT_CALLABLE = "signin.lockout.lockout_response"
 # A bcrypt hash takes a core for about 0.3 s: at most threads less one a process,

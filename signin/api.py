@@ -22,12 +22,12 @@ from ninja import Router, Status
 from ninja.errors import HttpError
 from ninja.utils import check_csrf
 
-from accounts.audit_context import tell_audit
 from accounts.models import Session
 from accounts.sessions import UserBlocked
 from audit.events import record
 from audit.models import Kind
 from config.schemas import ErrorOut, InvalidOut
+from core.audit_context import tell_audit
 from signin.reauth import (
     recently_authenticated,
     record_authentication,

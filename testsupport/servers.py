@@ -79,7 +79,7 @@ def serve_with_admin(server, database: str, password: str, **env: str) -> Gunico
 
 def copy_project(target: Path) -> Path:
     """Copy what `pip install` + `manage.py` + gunicorn run, without collected files."""
-    for name in ("config", "accounts", "audit", "signin", "health"):
+    for name in ("config", "core", "accounts", "audit", "signin", "health"):
         shutil.copytree(ROOT / name, target / name)
     for name in ("manage.py", "gunicorn.conf.py"):
         shutil.copy(ROOT / name, target)

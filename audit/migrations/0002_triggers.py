@@ -4,7 +4,7 @@ from django.db import migrations
 # (the ORM, the admin, an import or raw SQL): statement-level triggers, one
 # INSERT ... SELECT per statement however many rows it touched. Who and from
 # where come from transaction-local settings the app may set
-# (accounts/audit_context.py); raw SQL leaves them empty.
+# (core/audit_context.py); raw SQL leaves them empty.
 CONTEXT = """
 CREATE FUNCTION audit_ip() RETURNS inet LANGUAGE sql STABLE AS $$
     SELECT nullif(current_setting('audit.ip', true), '')::inet

@@ -12,8 +12,8 @@ from axes.models import AccessAttempt
 from django.core.wsgi import get_wsgi_application
 from django.test import Client, RequestFactory
 
-from accounts.clients import client_ip
 from accounts.models import User
+from core.clients import client_ip
 from health.probes import serve_probes
 from health.tests.test_probes import call
 from signin import devices, hashers

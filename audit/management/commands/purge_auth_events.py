@@ -18,8 +18,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from accounts.audit_context import tell_audit
 from audit.models import Kind
+from core.audit_context import tell_audit
 
 # Oldest first, a batch at a time, by ranges of the time index: the batch ends
 # where the next `batch` rows start, and each DELETE is an index range scan.
