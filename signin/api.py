@@ -1,9 +1,10 @@
 """The sign-in API, `/api/auth/...`: CSRF token, sign in and out, the caller's
 sessions, re-authentication and the password change.
 
-Sign-in goes through Django's authenticate() and login(): the same backend,
-hashers, lockout and blocked-user rule as the admin; so do the password checks of
-re-authentication and the password change. Every call that changes state needs
+Each endpoint parses, calls one function of signin.services, and shapes the
+answer. Sign-in goes through Django's authenticate() and login(): the same
+backend, hashers, lockout and blocked-user rule as the admin; so do the password
+checks of re-authentication and the password change. Every call that changes state needs
 the CSRF token (`X-CSRFToken`) that GET /api/auth/csrf hands out.
 """
 
@@ -12,10 +13,8 @@ from __future__ import annotations
 from http import HTTPStatus
 from uuid import UUID
 
-from django.contrib.auth import authenticate, login, logout, update_session_auth_hash
-from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth import logout
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from ninja import Router, Status
@@ -23,14 +22,10 @@ from ninja.errors import HttpError
 from ninja.utils import check_csrf
 
 from accounts.models import Session
-from accounts.sessions import UserBlocked
-from audit.events import record
-from audit.models import Kind
 from config.schemas import ErrorOut, InvalidOut
-from core.audit_context import tell_audit
+from signin import services
 from signin.reauth import (
     recently_authenticated,
-    record_authentication,
     require_recent_authentication,
 )
 from signin.schemas import (
@@ -89,17 +84,8 @@ def sign_in(request, credentials: Credentials, response: HttpResponse):
     """
     if check_csrf(request) is not None:
         raise HttpError(HTTPStatus.FORBIDDEN, "CSRF token missing or incorrect")
-    user = authenticate(
-        request, username=credentials.username, password=credentials.password
-    )
+    user = services.sign_in(request, credentials.username, credentials.password)
     if user is None:
-        return Status(HTTPStatus.UNAUTHORIZED, INVALID)
-    login(request, user)
-    try:
-        request.session.save()
-    except UserBlocked:
-        # Blocked between the password check and the session's row.
-        request.session.flush()
         return Status(HTTPStatus.UNAUTHORIZED, INVALID)
     response["X-CSRFToken"] = get_token(request)
     return user
@@ -121,11 +107,8 @@ def reauthenticate(request, body: Reauthentication):
     Good for DJANGO_REAUTH_SECONDS (signin.reauth). A wrong password is the same
     401 as a failed sign-in, and counts toward the lockout like one.
     """
-    if not _password_is(request, body.password):
+    if not services.reauthenticate(request, body.password):
         return Status(HTTPStatus.UNAUTHORIZED, INVALID)
-    request.session.cycle_key()
-    record_authentication(request)
-    record(Kind.REAUTHENTICATED, request, user=request.user)
     return Status(HTTPStatus.NO_CONTENT, None)
 
 
@@ -136,25 +119,16 @@ def change_password(request, body: PasswordChange):
     A wrong current password is the same 401 as a failed sign-in, and counts
     toward the lockout; a new one the password rules refuse is a 422 naming them.
     """
-    if not _password_is(request, body.current_password):
+    if not services.password_is(request, body.current_password):
         return Status(HTTPStatus.UNAUTHORIZED, INVALID)
-    user = request.user
     try:
-        validate_password(body.new_password, user)
+        services.change_password(request, body.new_password)
     except ValidationError as exc:
         fields = {"new_password": " ".join(exc.messages)}
         return Status(
             HTTPStatus.UNPROCESSABLE_ENTITY,
             {"error": "invalid input", "fields": fields},
         )
-    with transaction.atomic():
-        user.set_password(body.new_password)
-        # The database ends all of the user's sessions (users_end_sessions);
-        # this one comes back under a new key, and is no session.ended.
-        tell_audit(session_kept=request.session.row.public_id)
-        user.save(update_fields=["password"])
-        update_session_auth_hash(request, user)
-        record_authentication(request)
     return Status(HTTPStatus.NO_CONTENT, None)
 
 
@@ -232,14 +206,6 @@ def end_other_sessions(request):
         _own_sessions(request).exclude(session_key=request.session.session_key).delete()
     )
     return {"ended": ended}
-
-
-def _password_is(request, password: str) -> bool:
-    """Check the caller's password as sign-in does: axes counts a failure."""
-    user = authenticate(
-        request, username=request.user.get_username(), password=password
-    )
-    return user is not None and user.pk == request.user.pk
 
 
 def _own_sessions(request):
