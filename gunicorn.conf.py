@@ -119,6 +119,13 @@ def on_starting(server) -> None:
     try:
         listener.bind((host, port))
     except OSError as exc:
+        if _listening(bind):
+            # Both ports taken: most likely this site, started twice.
+            sys.exit(
+                f"Already serving: http://{bind}/ and {probe_bind} are taken, most "
+                "likely by this site started before (another make run?): stop it, "
+                "or serve on other ports (make run PORT=8001)"
+            )
         sys.exit(
             f"Configuration error: GUNICORN_PROBE_BIND {probe_bind} cannot be "
             f"bound ({exc.strerror}): is another program listening there?"
@@ -127,6 +134,16 @@ def on_starting(server) -> None:
     # Every worker waits on it: those that lose the race must not block.
     listener.setblocking(False)
     _probe["listener"] = listener
+
+
+def _listening(address: str) -> bool:
+    """Whether something accepts connections at `address` (host:port)."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=1):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def when_ready(server) -> None:

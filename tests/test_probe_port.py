@@ -115,6 +115,39 @@ class TestStartUp:
             "bound (Address already in use): is another program listening there?"
         ]
 
+    def test_started_twice__says_it_is_already_serving(self, throwaway_postgres):
+        first = Gunicorn(
+            {
+                "DATABASE_URL": throwaway_postgres.create_database("twice"),
+                "DJANGO_SECRET_KEY": SECRET_KEY,
+                "DJANGO_SECURE_SSL_REDIRECT": "false",
+            }
+        )
+        try:
+            second = subprocess.run(
+                [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"],
+                cwd=ROOT,
+                env=child_env(
+                    DATABASE_URL="postgresql://u:p@127.0.0.1:1/db",
+                    DJANGO_SECRET_KEY=SECRET_KEY,
+                    GUNICORN_BIND=f"127.0.0.1:{first.port}",
+                    GUNICORN_PROBE_BIND=f"127.0.0.1:{first.probe_port}",
+                ),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        finally:
+            first.stop()
+        assert second.returncode != 0
+        assert second.stderr.strip().splitlines()[-1] == (
+            f"Already serving: http://127.0.0.1:{first.port}/ and "
+            f"127.0.0.1:{first.probe_port} are taken, most likely by this site "
+            "started before (another make run?): stop it, or serve on other ports "
+            "(make run PORT=8001)"
+        )
+
     @pytest.mark.parametrize("value", ["127.0.0.1:http", "unix:/tmp/probes.sock"])
     def test_malformed__one_line_error(self, value):
         result = self.run_gunicorn(value)
