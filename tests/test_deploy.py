@@ -476,7 +476,7 @@ class TestComposeFile:
         assert any(v.endswith(":/etc/nginx/tls:ro") for v in nginx["volumes"])
 
     def test_nginx_template__variables_are_the_compose_ones(self, compose):
-        """Every ${NAME} of the template is set in compose, and listed in the README."""
+        """Every ${NAME} of the template is set in compose, and listed in the docs."""
         template = (ROOT / "docker/nginx/templates/default.conf.template").read_text()
         names = set(re.findall(r"\$\{([A-Z_]+)\}", template))
         assert names == {
@@ -487,8 +487,8 @@ class TestComposeFile:
             "NGINX_TLS_DIR",
         }
         assert names <= set(compose["services"]["nginx"]["environment"])
-        readme = (ROOT / "README.md").read_text()
-        assert all(f"| `{name}` |" in readme for name in names)
+        operations = (ROOT / "docs/operations.md").read_text()
+        assert all(f"| `{name}` |" in operations for name in names)
 
     def test_env_example__keeps_the_proxy_header_off_outside_compose(self):
         assert (
