@@ -1,0 +1,13 @@
+CREATE OR REPLACE FUNCTION public.auth_events_database_time()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+BEGIN
+    IF NOT pg_has_role(
+        current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER'
+    ) THEN
+        NEW.occurred_at := now();
+    END IF;
+    RETURN NEW;
+END;
+$function$;
