@@ -10,11 +10,11 @@ from http import HTTPStatus
 
 import psycopg
 import pytest
+from django.contrib.auth.signals import user_logged_in
 from django.db import IntegrityError, connection
 from django.test import Client
 
 from accounts.models import Session, User
-from signin import api
 
 PASSWORD = "correct horse 42"
 BLOCKED_SESSIONS = (
@@ -77,15 +77,15 @@ class TestSignInLosingTheRace:
     """Blocked after the password check, before the session's row: a plain 401."""
 
     @pytest.fixture
-    def blocked_at_login(self, monkeypatch, user):
-        real_login = api.login
+    def blocked_at_login(self, user):
+        """Block the user the moment login() has run, before the row is saved."""
 
-        def login_then_blocked(request, user, *args, **kwargs):
-            real_login(request, user, *args, **kwargs)
+        def blocked(sender, user, **kwargs):
             User.objects.filter(pk=user.pk).update(is_blocked=True)
 
-        monkeypatch.setattr(api, "login", login_then_blocked)
-        return user
+        user_logged_in.connect(blocked, dispatch_uid="tests.blocked_at_login")
+        yield user
+        user_logged_in.disconnect(dispatch_uid="tests.blocked_at_login")
 
     def test_api__answers_the_failed_sign_in_401(self, blocked_at_login):
         client = Client()
