@@ -30,7 +30,7 @@ def _check_settings() -> None:
     """Stop start-up on a configuration mistake, in one line, before any worker.
 
     The settings are loaded in a short-lived child rather than in the master: a
-    master without Django and psycopg stays 14 MiB smaller (#6), and it holds no
+    master without Django and psycopg stays 14 MiB smaller, and it holds no
     database pool to share across the fork.
     """
     result = subprocess.run(  # noqa: S603 - this interpreter and project code
@@ -80,10 +80,10 @@ errorlog = "-"
 
 
 class RedactingLogger(Logger):
-    """gunicorn's error and access logs, through the filter Django's logs use (#9).
+    """gunicorn's error and access logs, through the filter Django's logs use.
 
     A probe answered 200 gets no access line: load balancers probe every instance
-    every few seconds, and the line cost a quarter of the probe's CPU (#12). A
+    every few seconds, and the line cost a quarter of the probe's CPU. A
     probe answered otherwise is logged, as is every other request.
     """
 

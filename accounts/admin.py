@@ -58,7 +58,7 @@ class UserAdmin(DjangoUserAdmin):
     )
 
     # Only a superuser grants or holds every right: others may neither change
-    # these fields nor edit a superuser (#9).
+    # these fields nor edit a superuser.
     SUPERUSER_FIELDS = ("is_superuser", "groups", "user_permissions")
 
     @admin.display(description=_("Sessions"))

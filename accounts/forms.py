@@ -23,7 +23,7 @@ class LoginForm(AdminAuthenticationForm):
     """The admin's sign-in, looking up the username as typed, as the model stores it.
 
     Django's form would NFKC-normalise a fullwidth letter (U+FF4A for j) into
-    another user's name (#9).
+    another user's name.
     """
 
     username = UsernameField(

@@ -17,7 +17,7 @@ USERNAME_MESSAGE = _(
 
 # What makes two names look alike, or forges a log line: control characters (Cc),
 # format characters (Cf: zero-width, direction marks, ...), line and paragraph
-# separators, and a space at either edge of either part (#9). Written with \uXXXX
+# separators, and a space at either edge of either part. Written with \uXXXX
 # and \A, \Z escapes, which Python's `re` and PostgreSQL's `~` read alike. The Cf
 # ranges are Unicode 15.1's; NUL is refused by its own validator and by PostgreSQL.
 _INVISIBLE = (

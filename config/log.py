@@ -57,7 +57,7 @@ _PATTERNS = [
     (re.compile(r"SCRAM-SHA-256\$[^\s'\",]+"), REDACTED),
 ]
 # Control characters and Unicode line breaks: written escaped, so that a logged
-# path or name cannot forge a line or a terminal sequence (#9).
+# path or name cannot forge a line or a terminal sequence.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 

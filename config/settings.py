@@ -113,7 +113,7 @@ DATABASES = {
         "OPTIONS": {
             "connect_timeout": DB_CONNECT_TIMEOUT,
             # The URL's query (sslmode, sslrootcert, target_session_attrs,
-            # options, ...) reaches libpq, and wins over the default above (#9).
+            # options, ...) reaches libpq, and wins over the default above.
             **_url.get("OPTIONS", {}),
             "pool": {
                 "min_size": DB_POOL_MIN_SIZE,

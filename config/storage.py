@@ -9,7 +9,7 @@ class StaticFilesStorage(CompressedManifestStaticFilesStorage):
 
     `pip install -r requirements.txt`, `manage.py migrate`, `gunicorn config.wsgi`
     has no manifest yet, and the strict manifest storage made every admin page a
-    500 (#9). Without a manifest, files keep their plain names, which WhiteNoise
+    500. Without a manifest, files keep their plain names, which WhiteNoise
     serves from the apps (`WHITENOISE_USE_FINDERS` in the settings).
     """
 
@@ -26,7 +26,7 @@ class StaticFilesStorage(CompressedManifestStaticFilesStorage):
 
         The admin asks for the same few icons once per cell of a list: at 100
         rows, parsing and joining their URLs each time cost about a tenth of
-        the page (#12). The manifest is read once at start, so its URLs hold.
+        the page. The manifest is read once at start, so its URLs hold.
         """
         key = (name, force, settings.DEBUG)
         try:

@@ -100,7 +100,7 @@ def unreachable(url: str, source: str) -> str:
     """Return one line saying why PostgreSQL at `url` cannot be used, or ''.
 
     Names where the URL came from, its host and port (never its password), the
-    cause, and what to do, instead of a pool's warnings and a traceback (#9).
+    cause, and what to do, instead of a pool's warnings and a traceback.
     """
     parts = urlsplit(url)
     try:

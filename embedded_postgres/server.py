@@ -277,7 +277,7 @@ class EmbeddedPostgres:
             return source
         install = source.parent
         # Never a fixed name in /tmp, which another local user could create
-        # first with a `postgres` of their own (#9).
+        # first with a `postgres` of their own.
         home = _shared_home()
         target = home / f"bin-{install.name}"
         if not (target / "bin" / "postgres").exists():
@@ -313,7 +313,7 @@ class EmbeddedPostgres:
         self.root.mkdir(parents=True, exist_ok=True)
         password_file = self.root / "password"
         # Created 0600: writing first and chmod-ing after leaves a moment in which
-        # any local user can read it (#9).
+        # any local user can read it.
         password_file.unlink(missing_ok=True)
         fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:
@@ -335,7 +335,7 @@ class EmbeddedPostgres:
             "--auth=scram-sha-256",
             "--encoding=UTF8",
             # Sorting as in C, but case rules for all of Unicode (upper() of ë is Ë),
-            # as in the compose db (POSTGRES_INITDB_ARGS): the same users collide (#9).
+            # as in the compose db (POSTGRES_INITDB_ARGS): the same users collide.
             "--locale=C",
             "--lc-ctype=C.UTF-8",
             "--no-instructions",

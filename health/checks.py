@@ -100,7 +100,7 @@ class Database(checks.Database):
         logger.warning("database health check failed: %s", exc)
         reason = category(exc)
         # Remembered whatever it is: a load balancer probing every instance must
-        # not add a connection storm to an outage (#9).
+        # not add a connection storm to an outage.
         self.cool_off.start(reason)
         raise ServiceUnavailable(reason) from exc
 

@@ -3,7 +3,7 @@
 Load balancers and orchestrators probe by IP address over plain HTTP, every few
 seconds per instance, so the probes answer any Host header and skip the HTTPS
 redirect, and Django's request handling (request object, signals, middleware), which
-cost more than the probe itself (#6). `config/wsgi.py` is the only way in.
+cost more than the probe itself. `config/wsgi.py` is the only way in.
 """
 
 from __future__ import annotations

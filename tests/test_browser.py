@@ -120,7 +120,7 @@ def result_rows(browser):
     """Return the rows of the change list once the page has rendered it, else False.
 
     `browser.get()` may return before the list is in the DOM: asserting on an
-    immediate `find_elements` failed 2 runs in 11 (#13).
+    immediate `find_elements` failed 2 runs in 11.
     """
     return browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr") or False
 

@@ -407,7 +407,7 @@ class TestComposeFile:
         return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
     def test_app_password__is_apart_from_the_url(self, compose):
-        """libpq reads PGPASSWORD: a password needs no percent-encoding (#9)."""
+        """libpq reads PGPASSWORD: a password needs no percent-encoding."""
         roles = {
             "web": ("APP_DB_USER", "APP_DB_PASSWORD"),
             "migrate": ("APP_DB_OWNER", "APP_DB_OWNER_PASSWORD"),

@@ -34,7 +34,7 @@ def test_dotenv__is_readable_by_its_owner_only(dotenv):
 
 
 def test_dotenv__serves_plain_http_locally_with_debug_off(dotenv, monkeypatch):
-    """`make manage ARGS=runserver` and gunicorn read the same local switches (#9)."""
+    """`make manage ARGS=runserver` and gunicorn read the same local switches."""
     values = dict(
         line.split("=", 1)
         for line in dotenv.read_text().splitlines()

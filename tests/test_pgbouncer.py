@@ -1,5 +1,5 @@
 """Six app instances behind Debian's pgbouncer, with docker/pgbouncer/pgbouncer.ini,
-sharing one PostgreSQL 16 of max_connections 50 (#12)."""
+sharing one PostgreSQL 16 of max_connections 50."""
 
 from __future__ import annotations
 

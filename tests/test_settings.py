@@ -353,7 +353,7 @@ class TestDotEnv:
 
 
 class TestDatabaseUrlOptions:
-    """The URL's query reaches the connection; none is dropped (#9)."""
+    """The URL's query reaches the connection; none is dropped."""
 
     URL = (
         "postgresql://{user}:{password}@127.0.0.1:{port}/{name}?sslmode=verify-full"

@@ -1,4 +1,4 @@
-"""config.storage: the static files' URLs, worked out once a process (#12)."""
+"""config.storage: the static files' URLs, worked out once a process."""
 
 import pytest
 

@@ -192,7 +192,7 @@ def messages_of(response):
 
 
 class TestActionPermissions:
-    """Blocking is a change: who may do it to whom (#9)."""
+    """Blocking is a change: who may do it to whom."""
 
     def test_view_only_staff__cannot_block_anyone(self, staff_client, students):
         client = staff_client("view_user")

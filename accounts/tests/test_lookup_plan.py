@@ -71,7 +71,7 @@ def test_blocked_users__are_found_through_the_partial_index(many_users):
 
 
 class TestAdminAtScale:
-    """The admin's list, search and pages at 100,000 users: plans and queries (#12)."""
+    """The admin's list, search and pages at 100,000 users: plans and queries."""
 
     @pytest.fixture
     def admin_client(self, client, many_users):
@@ -208,7 +208,7 @@ class TestAdminAtScale:
 
 
 class TestWholeNameSearch:
-    """A term with both backslashes is a prefix search: same results, btree (#12)."""
+    """A term with both backslashes is a prefix search: same results, btree."""
 
     @pytest.fixture
     def admin_client(self, client, many_users):

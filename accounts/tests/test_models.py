@@ -136,7 +136,7 @@ class TestUsernameFormat:
 
 
 class TestLookAlikeUsernames:
-    """Refused by the validators and, through any path, by PostgreSQL (#9)."""
+    """Refused by the validators and, through any path, by PostgreSQL."""
 
     @pytest.mark.parametrize(("username", "rule"), LOOKALIKES)
     def test_full_clean__refuses_with_the_rule_code(self, username, rule):
