@@ -3,8 +3,12 @@
 
 SHELL := /bin/bash
 PORT ?= 8000
-# The probe port of `make run`: on 127.0.0.2, so that no two checkouts' ports collide.
-PROBE_BIND ?= 127.0.0.2:$(PORT)
+# The probe port of `make run`: on 127.0.0.2, so that no two checkouts' ports
+# collide; where the loopback has no 127.0.0.2 (macOS by default), the next port
+# on 127.0.0.1.
+LOOPBACK_2 := $(shell python3 -c 'import socket; socket.socket().bind(("127.0.0.2", 0))' \
+  2>/dev/null && echo yes)
+PROBE_BIND ?= $(if $(LOOPBACK_2),127.0.0.2:$(PORT),127.0.0.1:$(shell echo $$(($(PORT) + 1))))
 VENV := .venv
 VPY := $(VENV)/bin/python
 
