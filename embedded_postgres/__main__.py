@@ -42,9 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     if not command:
         parser.error("give the command to run after --")
 
-    # Real environment variables win over `.env`, as in config/settings.py.
+    # Real environment variables win over `.env`, as in config/settings.py, and
+    # the same DJANGO_ENV_FILE names it (empty: none, as make test sets it).
     source = "the environment" if os.environ.get("DATABASE_URL") else ".env"
-    environ.Env.read_env(Path(".env"))
+    if env_file := os.environ.get("DJANGO_ENV_FILE", ".env"):
+        environ.Env.read_env(Path(env_file))
     if url := os.environ.get("DATABASE_URL"):
         if problem := unreachable(url, source):
             print(problem, file=sys.stderr)

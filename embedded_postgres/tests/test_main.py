@@ -32,7 +32,7 @@ class TestUnreachableDatabaseUrl:
         (tmp_path / ".env").write_text(
             f"DATABASE_URL=postgresql://app:{PASSWORD}@127.0.0.1:{port}/app\n"
         )
-        result = run_main(tmp_path)
+        result = run_main(tmp_path, DJANGO_ENV_FILE=".env")
         assert result.returncode == 1
         assert result.stderr.strip().splitlines() == [
             f"DATABASE_URL from .env names PostgreSQL at 127.0.0.1:{port}, which "
@@ -41,6 +41,16 @@ class TestUnreachableDatabaseUrl:
             "embedded PostgreSQL."
         ]
         assert PASSWORD not in result.stdout + result.stderr
+
+    def test_no_env_file__ignores_the_dotenv(self, tmp_path):
+        """DJANGO_ENV_FILE empty, as make test sets it: a copied .env.example
+        decides nothing."""
+        (tmp_path / ".env").write_text(
+            f"DATABASE_URL=postgresql://app:{PASSWORD}@127.0.0.1:{free_port()}/app\n"
+        )
+        result = run_main(tmp_path, "--throwaway", "--", "true", DJANGO_ENV_FILE="")
+        assert result.returncode == 0, result.stderr
+        assert "from .env" not in result.stderr
 
     @pytest.mark.django_db
     def test_wrong_password__is_named_as_such(self, tmp_path):
