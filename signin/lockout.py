@@ -35,6 +35,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from audit.models import AuthEvent
 from config.log import logfmt
 from signin import devices
 
@@ -171,8 +172,6 @@ class Unlocked:
 def unlock_user(username: str) -> Unlocked:
     """Clear the user's failures (every device's too); name the locked addresses
     the user tried from lately, which only `unlock_address` clears."""
-    from audit.models import AuthEvent
-
     key = lockout_key(username)
     # The name's own key, and its devices' keys (device_key).
     mine = AccessAttempt.objects.filter(
