@@ -6,6 +6,7 @@ from django.forms import BooleanField, CharField, TextInput
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.names import login_name
 
 
 class UsernameField(CharField):
@@ -29,6 +30,10 @@ class LoginForm(AdminAuthenticationForm):
     username = UsernameField(
         max_length=255, widget=TextInput(attrs={"autofocus": True})
     )
+
+    def clean_username(self):
+        # `UNI\jsmith` and `jsmith@uni.example.edu` too, as the API takes them.
+        return login_name(self.cleaned_data["username"])
 
 
 class UserCreationForm(AdminUserCreationForm):

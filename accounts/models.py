@@ -14,6 +14,7 @@ from django.contrib.sessions.base_session import (
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
+from django.db.models import F, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now, Upper
 from django.utils import timezone
@@ -85,6 +86,21 @@ class User(AbstractBaseUser, PermissionsMixin):
         db_default=False,
         help_text=_("Designates that this user has all permissions."),
     )
+    display_name = models.CharField(
+        _("display name"), max_length=255, blank=True, default="", db_default=""
+    )
+    email = models.EmailField(
+        _("e-mail address"), max_length=254, blank=True, default="", db_default=""
+    )
+    # The directory entry's objectGUID, for a user its directory signs in
+    # (signin.directory): the identity, whatever the entry's name becomes.
+    directory_guid = models.UUIDField(
+        _("directory GUID"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Set when the domain's directory signs this user in."),
+    )
     created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
     # Kept right by the users_set_updated_at trigger on every UPDATE, raw SQL too.
     updated_at = models.DateTimeField(_("updated"), db_default=Now(), editable=False)
@@ -109,6 +125,20 @@ class User(AbstractBaseUser, PermissionsMixin):
                 Upper("username"),
                 name="idx_users_username_upper",
                 violation_error_message=_("A user with that username already exists."),
+            ),
+            # One user per directory entry in a domain (the name's `\\domain\\`).
+            models.UniqueConstraint(
+                F("directory_guid"),
+                Upper(
+                    models.Func(
+                        F("username"),
+                        Value("\\"),
+                        Value(2),
+                        function="split_part",
+                        output_field=models.CharField(),
+                    )
+                ),
+                name="idx_users_directory_guid",
             ),
             models.CheckConstraint(
                 condition=models.Q(username__regex=USERNAME_REGEX),
@@ -184,6 +214,11 @@ class User(AbstractBaseUser, PermissionsMixin):
             if (update_fields := kwargs.get("update_fields")) is not None:
                 kwargs["update_fields"] = {*update_fields, "updated_at"}
         super().save(*args, **kwargs)
+
+    @property
+    def signs_in_with_directory(self) -> bool:
+        """Whether the domain's directory checks this user's password."""
+        return self.directory_guid is not None
 
     @property
     def is_active(self):

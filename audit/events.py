@@ -105,7 +105,9 @@ def _sign_in_failed(sender, credentials=None, request=None, **kwargs) -> None:
     locked = getattr(request, "axes_locked_out", False)
     kind = Kind.SIGNIN_LOCKED_OUT if locked else Kind.SIGNIN_FAILED
     username = str((credentials or {}).get("username") or "")
-    record(kind, request, username=username)
+    # A directory's refusal says why (signin.directory): "account disabled", ...
+    detail = getattr(request, "directory_refusal", None)
+    record(kind, request, username=username, detail=detail)
 
 
 @receiver(user_logged_out, dispatch_uid="audit.signed_out")

@@ -29,6 +29,7 @@ class Kind(models.TextChoices):
     USER_UNBLOCKED = "user.unblocked", _("user unblocked")
     USER_DELETED = "user.deleted", _("user deleted")
     AUDIT_PURGED = "audit.purged", _("old events purged")
+    DIRECTORY_UNAVAILABLE = "directory.unavailable", _("directory unavailable")
 
 
 class AuthEvent(models.Model):

@@ -159,6 +159,9 @@ def logging_config(level: str, *, sql_echo: bool) -> dict:
             "psycopg": {"level": "WARNING"},
             # Its banner at every start; lockouts still log (axes.handlers).
             "axes.apps": {"level": "WARNING"},
+            # A line per sign-in, and per failed one while a directory is away:
+            # signin.directory logs an outage once, and the audit trail the rest.
+            "django_auth_ldap": {"level": "ERROR"},
             # Django's own handlers (console when debug is on, runserver's) would
             # bypass the filter: these loggers write through the redacting one.
             "django": {"handlers": ["stdout"], "level": level, "propagate": False},

@@ -12,6 +12,7 @@ from pathlib import Path
 import environ
 from django.utils.csp import CSP
 
+from config.directories import directories
 from config.env import (
     boolean,
     choice,
@@ -136,10 +137,17 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     # First: a locked-out attempt is refused before any password is hashed.
     "axes.backends.AxesStandaloneBackend",
+    # The domains of DIRECTORY_DOMAINS: their school directory, and nothing
+    # after it (signin.directory); for other domains, the next one.
+    "signin.directory.DirectoryBackend",
     # Django's own: the lookup is case-insensitive (UserManager), a blocked
     # user is inactive (User.is_active), and the name is unique (a constraint).
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Directory sign-in: DIRECTORY_DOMAINS and each domain's DIRECTORY_<D>_*
+# (config/directories.py), as django-auth-ldap's AUTH_LDAP_<D>_* settings.
+DIRECTORIES, _directory_settings = directories()
+globals().update(_directory_settings)
 # bcrypt (12 rounds) first; the others verify old or imported (import_users)
 # hashes, upgraded at the next sign-in. Each takes a hashing slot, and checks
 # only hashes within accounts.password_hashes' rule (signin.hashers).

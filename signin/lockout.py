@@ -35,6 +35,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.names import login_name
 from audit.models import AuthEvent
 from config.log import logfmt
 from signin import devices
@@ -46,9 +47,10 @@ MESSAGES = {
 
 
 def lockout_key(username: str) -> str:
-    """The name under which a sign-in's failures count: `\\UNI\\JSmith` and
-    `\\uni\\jsmith` are one user, as sign-in finds both."""
-    return username.upper()
+    """The name under which a sign-in's failures count: `\\UNI\\JSmith`,
+    `\\uni\\jsmith`, `uni\\jsmith` and `jsmith@uni.example.edu` (a directory's
+    UPN suffix) are one user, as sign-in finds them all (accounts.names)."""
+    return login_name(username).upper()
 
 
 def device_key(key: str, device: str) -> str:

@@ -8,6 +8,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.http import HttpRequest
 
+from accounts.names import login_name
 from accounts.sessions import UserBlocked
 from audit.events import record
 from audit.models import Kind
@@ -18,7 +19,7 @@ from signin.reauth import record_authentication
 def sign_in(request: HttpRequest, username: str, password: str):
     """Sign the user in and return them, or None: a wrong password, an unknown
     user, a blocked one and one blocked meanwhile are all the same None."""
-    user = authenticate(request, username=username, password=password)
+    user = authenticate(request, username=login_name(username), password=password)
     if user is None:
         return None
     login(request, user)

@@ -17,6 +17,10 @@ COLUMNS = {
     "updated_at": ("timestamp with time zone", "NO", "statement_timestamp()"),
     # Kept by the users_keep_skeleton trigger (accounts migration 0008).
     "username_skeleton": ("text", "NO", None),
+    # From the school's directory (signin.directory).
+    "display_name": ("character varying(255)", "NO", "''::character varying"),
+    "email": ("character varying(254)", "NO", "''::character varying"),
+    "directory_guid": ("uuid", "YES", None),
 }
 
 
@@ -77,6 +81,7 @@ def assert_users_schema():
         "idx_users_username_upper",
         "idx_users_username_trgm",
         "idx_users_is_blocked",
+        "idx_users_directory_guid",
         "users_username_skeleton",
     }
     assert indexes["users_username_skeleton"] == (
