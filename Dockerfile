@@ -10,7 +10,14 @@ RUN groupadd --system app && useradd --system --gid app --home-dir /app app
 WORKDIR /app
 
 COPY requirements.txt .
-RUN pip install --requirement requirements.txt
+# python-ldap (directory sign-in) compiles against libldap: the headers and gcc
+# only for the build, then libldap itself stays.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libldap2-dev libsasl2-dev \
+    && pip install --requirement requirements.txt \
+    && apt-get purge -y --auto-remove gcc libldap2-dev libsasl2-dev \
+    && apt-get install -y --no-install-recommends libldap-2.5-0 libsasl2-2 \
+    && rm -rf /var/lib/apt/lists/*
 
 # Owned by root, read-only to the app user: a compromised process cannot rewrite
 # the code it runs.

@@ -102,8 +102,10 @@ CHROMIUM := $(shell command -v chromium 2>/dev/null)
 CHROMEDRIVER := $(shell command -v chromedriver 2>/dev/null)
 NGINX := $(shell command -v nginx 2>/dev/null)
 PGBOUNCER := $(shell command -v pgbouncer 2>/dev/null)
+# Samba's AD domain controller provisions only as root (as CI runs).
+SAMBA := $(if $(filter 0,$(shell id -u)),$(shell command -v samba-tool 2>/dev/null))
 NOT_RUN := $(if $(and $(CHROMIUM),$(CHROMEDRIVER)),,browser) $(if $(NGINX),,nginx) \
-  $(if $(PGBOUNCER),,pgbouncer)
+  $(if $(PGBOUNCER),,pgbouncer) $(if $(SAMBA),,directory)
 comma := ,
 MARKERS := $(subst $(comma), and ,$(subst $() ,$(comma),$(strip $(foreach m,$(NOT_RUN),not_$(m)))))
 # On 2 workers (pytest-xdist), a test file each at a time: its module fixtures
@@ -127,7 +129,8 @@ test: $(VENV)/.installed-dev
 	fi
 ifneq ($(strip $(NOT_RUN)),)
 	@echo "NOT run, for want of system tools: the $(strip $(NOT_RUN)) tests" \
-	  "(apt-get install chromium chromium-driver nginx pgbouncer)."
+	  "(apt-get install chromium chromium-driver nginx pgbouncer; the directory" \
+	  "tests: samba samba-ad-dc samba-ad-provision krb5-user, run as root)."
 endif
 	$(PYTEST) -n 2 --dist loadfile --ignore=$(CONTRACT) $(ARGS)
 	@# schemathesis' cases of a test share one test id, which xdist runs once:
@@ -149,13 +152,17 @@ $(VPY):
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
 
+LDAP_HINT := python-ldap (directory sign-in) builds against libldap: on Debian, \
+  apt-get install gcc libldap2-dev libsasl2-dev
 # Reinstall only when a requirements file changed.
 $(VENV)/.installed-run: requirements.txt requirements-local.txt | $(VPY)
-	$(VPY) -m pip install --quiet -r requirements-local.txt
+	$(VPY) -m pip install --quiet -r requirements-local.txt || \
+	  { echo "$(LDAP_HINT)" >&2; exit 1; }
 	@touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-local.txt requirements-dev.txt | $(VPY)
-	$(VPY) -m pip install --quiet -r requirements-dev.txt
+	$(VPY) -m pip install --quiet -r requirements-dev.txt || \
+	  { echo "$(LDAP_HINT)" >&2; exit 1; }
 	@touch $@ $(VENV)/.installed-run
 
 # A local .env (mode 0600) with a generated secret key and the switches for plain

@@ -115,8 +115,7 @@ def _groups(name: str) -> dict[str, str]:
         directory_group, sep, django_group = pair.rpartition("=")
         if not sep or not directory_group.strip() or not django_group.strip():
             raise ImproperlyConfigured(
-                f"{name} must be pairs `directory group=Django group` separated "
-                "by `;`"
+                f"{name} must be pairs `directory group=Django group` separated by `;`"
             )
         mapping[directory_group.strip().lower()] = django_group.strip()
     return mapping

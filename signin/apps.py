@@ -10,4 +10,5 @@ class SigninConfig(AppConfig):
     def ready(self) -> None:
         # Connect the receivers: each sign-in clears the user's failures, gives
         # the browser its device cookie and records the authentication time.
-        from signin import lockout, reauth  # noqa: F401
+        # The directory's receivers (signin.directory) and the start-up checks.
+        from signin import checks, directory, lockout, reauth  # noqa: F401

@@ -106,10 +106,13 @@ class DomainDirectory(LDAPBackend):
         account = ldap_user.attrs["sAMAccountName"][0]
         name = f"\\{self.directory.domain}\\{account}"
         model = self.get_user_model()
-        user = next(
-            (u for u in model.objects.filter(directory_guid=guid) if self._ours(u)),
-            None,
-        ) or model.objects.filter(username__iexact=name, directory_guid=None).first()
+        user = (
+            next(
+                (u for u in model.objects.filter(directory_guid=guid) if self._ours(u)),
+                None,
+            )
+            or model.objects.filter(username__iexact=name, directory_guid=None).first()
+        )
         if user is None:
             return model(username=name, directory_guid=guid), True
         if user.username.lower() != name.lower():
@@ -189,9 +192,7 @@ class _Servers:
     def away(self, directory: Directory, url: str, error: str) -> None:
         with self._lock:
             self._away_until[url] = time.monotonic() + RETRY_SECONDS
-        log.warning(
-            "directory %s: %s is not answering (%s)", directory.key, url, error
-        )
+        log.warning("directory %s: %s is not answering (%s)", directory.key, url, error)
 
     def domain_away(self, directory: Directory, request, error: str) -> bool:
         """Note that no server of the domain answers; True the first time."""
