@@ -38,10 +38,19 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("is_blocked", "is_staff", "is_superuser")
     search_fields = ("username",)
     ordering = ("username",)
-    readonly_fields = ("id", "created_at", "updated_at", "last_login", "session_table")
+    readonly_fields = (
+        "id",
+        "signs_in_with",
+        "directory_guid",
+        "created_at",
+        "updated_at",
+        "last_login",
+        "session_table",
+    )
     actions = ("block", "unblock", "end_all_sessions")
     fieldsets = (
-        (None, {"fields": ("id", "username", "password")}),
+        (None, {"fields": ("id", "username", "password", "signs_in_with")}),
+        (_("Directory"), {"fields": ("display_name", "email", "directory_guid")}),
         (_("Status"), {"fields": ("is_blocked", "is_staff", "is_superuser")}),
         (_("Sessions"), {"fields": ("session_table", "end_sessions")}),
         (_("Permissions"), {"fields": ("groups", "user_permissions")}),
@@ -150,6 +159,13 @@ class UserAdmin(DjangoUserAdmin):
         # history records it with the rest of the change.
         if change and form.cleaned_data.get("end_sessions"):
             obj.sessions.all().delete()
+
+    @admin.display(description=_("Signs in with"))
+    def signs_in_with(self, obj):
+        if obj.signs_in_with_directory:
+            domain = obj.username.split("\\")[1]
+            return _("the password of the %(domain)s directory") % {"domain": domain}
+        return _("a local password")
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)

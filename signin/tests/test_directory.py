@@ -170,6 +170,17 @@ class TestSignIn:
         assert response.status_code == 302, response.content
         assert client.get("/admin/").status_code == 200
 
+    def test_the_admin__shows_that_the_directory_signs_them_in(self, uni):
+        student = User.objects.get(pk=sign_in("\\uni\\jsmith").json()["id"])
+        local = User.objects.create_user("\\lincoln\\kim", password="local pass 1")
+        admin = User.objects.create_superuser("\\lincoln\\admin", password="x")
+        client = Client()
+        client.force_login(admin, backend="django.contrib.auth.backends.ModelBackend")
+        page = client.get(f"/admin/accounts/user/{student.pk}/change/").content
+        assert b"the password of the uni directory" in page
+        page = client.get(f"/admin/accounts/user/{local.pk}/change/").content
+        assert b"a local password" in page
+
     def test_without_a_service_account__the_users_own_bind_finds_the_entry(
         self, settings, monkeypatch, dc
     ):
