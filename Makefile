@@ -130,7 +130,7 @@ test: $(VENV)/.installed-dev
 ifneq ($(strip $(NOT_RUN)),)
 	@echo "NOT run, for want of system tools: the $(strip $(NOT_RUN)) tests" \
 	  "(apt-get install chromium chromium-driver nginx pgbouncer; the directory" \
-	  "tests: samba samba-ad-dc samba-ad-provision krb5-user, run as root)."
+	  "tests: samba samba-ad-dc samba-ad-provision krb5-user slapd ldap-utils, as root)."
 endif
 	$(PYTEST) -n 2 --dist loadfile --ignore=$(CONTRACT) $(ARGS)
 	@# schemathesis' cases of a test share one test id, which xdist runs once:

@@ -17,10 +17,11 @@ from accounts.models import User
 from audit.models import AuthEvent, Kind
 from config.directories import directories
 from signin import directory as directory_module
-from testsupport import samba
+from testsupport import samba, slapd
 
 pytestmark = [pytest.mark.directory, pytest.mark.django_db(transaction=True)]
 PASSWORD = "Student-Pass-1"
+LINCOLN_PASSWORD = "Lincoln-Pass-1"
 ADMIN_DN = f"CN=Administrator,CN=Users,{samba.BASE_DN}"
 
 
@@ -52,6 +53,47 @@ def dc():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def lincoln_ldap():
+    if reason := slapd.available():
+        pytest.skip(reason)
+    server = slapd.Slapd().start()
+    try:
+        server.add_user("jsmith", LINCOLN_PASSWORD, "Jane Smith")
+        server.add_user("mnash", LINCOLN_PASSWORD, "Mary Nash")
+        server.add_group("Lincoln counselors", "mnash")
+        server.add_group("Lincoln staff")
+        # Nested: the counselors' group is in the staff group.
+        server.ldapmodify(
+            f"dn: cn=Lincoln staff,{slapd.SUFFIX}\nchangetype: modify\n"
+            f"add: member\nmember: cn=Lincoln counselors,{slapd.SUFFIX}\n\n"
+        )
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def two_domains(settings, monkeypatch, dc, lincoln_ldap):
+    """`uni` on Samba's DC, `lincoln` on slapd (ldap:// and StartTLS)."""
+    configure(
+        settings,
+        monkeypatch,
+        dc,
+        DIRECTORY_DOMAINS="uni,lincoln",
+        DIRECTORY_LINCOLN_URL=lincoln_ldap.ldap_uri,
+        DIRECTORY_LINCOLN_CA_FILE=lincoln_ldap.cafile,
+        DIRECTORY_LINCOLN_BASE_DN=slapd.SUFFIX,
+        DIRECTORY_LINCOLN_BIND_DN=lincoln_ldap.root_dn,
+        DIRECTORY_LINCOLN_BIND_PASSWORD=lincoln_ldap.root_pw,
+        DIRECTORY_LINCOLN_UPN_SUFFIX="lincoln.example.edu",
+        DIRECTORY_LINCOLN_STAFF_GROUPS="Lincoln staff",
+        DIRECTORY_LINCOLN_GROUPS="Lincoln counselors=Counselors",
+        DIRECTORY_LINCOLN_TIMEOUT="1",
+    )
+    return dc, lincoln_ldap
 
 
 def configure(settings, monkeypatch, dc, **overrides):
@@ -308,6 +350,37 @@ class TestOutages:
             assert last_failure().detail["reason"] == "malformed name"
         finally:
             uni.thaw()
+
+
+class TestTwoDirectories:
+    def test_one_name_in_two_domains__two_users_each_its_own_directory(
+        self, two_domains
+    ):
+        uni = sign_in("\\uni\\jsmith").json()
+        lincoln = sign_in("\\lincoln\\jsmith", LINCOLN_PASSWORD).json()
+        assert uni["id"] != lincoln["id"]
+        assert User.objects.get(pk=lincoln["id"]).display_name == "Jane Smith"
+        # Each domain asks only its own directory.
+        assert sign_in("\\lincoln\\jsmith", PASSWORD).status_code == 401
+        assert sign_in("\\uni\\jsmith", LINCOLN_PASSWORD).status_code == 401
+        upn = sign_in("jsmith@lincoln.example.edu", LINCOLN_PASSWORD)
+        assert upn.json()["id"] == lincoln["id"]
+
+    def test_nested_groups_over_starttls(self, two_domains):
+        assert sign_in("LINCOLN\\mnash", LINCOLN_PASSWORD).status_code == 200
+        user = User.objects.get(username="\\lincoln\\mnash")
+        assert user.is_staff
+        assert set(user.groups.values_list("name", flat=True)) == {"Counselors"}
+
+    def test_a_frozen_domain__leaves_the_other_signing_in(self, two_domains):
+        dc, _ = two_domains
+        dc.freeze()
+        try:
+            assert sign_in("\\uni\\jsmith").status_code == 503
+            lincoln = sign_in("\\lincoln\\jsmith", LINCOLN_PASSWORD)
+            assert lincoln.status_code == 200
+        finally:
+            dc.thaw()
 
 
 class TestSettings:
