@@ -11,7 +11,9 @@
 - `bench.admin_scale`: the admin's pages at 1,000,000 users;
 - `bench.provisioning`: import_users at 100,000 and 1,000,000 rows against COPY;
 - `bench.audit_trail`: sign-ins with and without the trail, the events list at
-  10,000,000 events, purge_auth_events of 1,000,000.
+  10,000,000 events, purge_auth_events of 1,000,000;
+- `bench.directory_signin`: directory sign-in against Samba's AD DC against a
+  local one, and local sign-ins and /health with the directory frozen.
 
 Prints one table and writes every figure, with the settings, to bench/results/.
 """
@@ -32,6 +34,7 @@ import psycopg
 from bench import (
     admin_scale,
     audit_trail,
+    directory_signin,
     health,
     login_lookup,
     provisioning,
@@ -50,6 +53,7 @@ SCENARIOS = {
     "admin_scale": admin_scale,
     "provisioning": provisioning,
     "audit_trail": audit_trail,
+    "directory_signin": directory_signin,
 }
 DATABASE = "bench"
 ENV = {
