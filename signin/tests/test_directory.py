@@ -44,6 +44,7 @@ def dc():
         server.add_user("mustchange", PASSWORD, "--must-change-at-next-login")
         server.add_user("mcounsel", PASSWORD)
         server.add_user("renamed", PASSWORD)
+        server.add_user("lockme", PASSWORD)
         for group in ("Students", "Counselors", "Counseling staff"):
             server.tool("group", "add", group)
         server.tool("group", "addmembers", "Students", "jsmith,asmith")
@@ -274,6 +275,19 @@ class TestRefusals:
         assert failure.detail["code"] == code
         assert failure.username == f"\\uni\\{name}"
 
+    def test_locked_in_ad__775_recorded(self, uni):
+        uni.tool("domain", "passwordsettings", "set", "--account-lockout-threshold=3")
+        try:
+            for _ in range(3):
+                assert sign_in("\\uni\\lockme", "wrong").status_code == 401
+            # The right password now: AD says locked, the client the one 401.
+            assert sign_in("\\uni\\lockme", ip="192.0.2.99").status_code == 401
+            assert last_failure().detail["code"] == "775"
+        finally:
+            uni.tool(
+                "domain", "passwordsettings", "set", "--account-lockout-threshold=0"
+            )
+
     def test_a_blocked_user__is_refused(self, uni):
         sign_in("\\uni\\jsmith")
         User.objects.update(is_blocked=True)
@@ -371,6 +385,22 @@ class TestTwoDirectories:
         user = User.objects.get(username="\\lincoln\\mnash")
         assert user.is_staff
         assert set(user.groups.values_list("name", flat=True)) == {"Counselors"}
+
+    def test_several_entries_for_one_name__refused_and_logged(
+        self, two_domains, caplog
+    ):
+        _, lincoln = two_domains
+        lincoln.add_user("twice", LINCOLN_PASSWORD)
+        lincoln.ldapadd(
+            f"dn: cn=twice-again,{slapd.SUFFIX}\nobjectClass: user\n"
+            "cn: twice-again\nsn: again\nsAMAccountName: twice\n"
+            "objectCategory: person\nuserAccountControl: 512\n"
+            f"userPassword: {LINCOLN_PASSWORD}\n\n"
+        )
+        assert sign_in("\\lincoln\\twice", LINCOLN_PASSWORD).status_code == 401
+        assert last_failure().detail["reason"] == "several entries for the name"
+        assert "has 2 entries for one name" in caplog.text
+        assert not User.objects.exists()
 
     def test_a_frozen_domain__leaves_the_other_signing_in(self, two_domains):
         dc, _ = two_domains
