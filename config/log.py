@@ -134,7 +134,12 @@ class OneLineFormatter(logging.Formatter):
 
 
 def logging_config(level: str, *, sql_echo: bool) -> dict:
-    """Return Django's LOGGING: one line per event on stdout, through the filter."""
+    """Return Django's LOGGING: one line per event on stderr, through the filter.
+
+    stderr, as Django's own console logging and gunicorn's error log: a
+    command's output (import_users --format json, export_users) stays alone on
+    stdout.
+    """
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -146,14 +151,14 @@ def logging_config(level: str, *, sql_echo: bool) -> dict:
         },
         "filters": {"redact_secrets": {"()": "config.log.RedactSecretsFilter"}},
         "handlers": {
-            "stdout": {
+            "stderr": {
                 "class": "logging.StreamHandler",
-                "stream": "ext://sys.stdout",
+                "stream": "ext://sys.stderr",
                 "formatter": "line",
                 "filters": ["redact_secrets"],
             },
         },
-        "root": {"handlers": ["stdout"], "level": level},
+        "root": {"handlers": ["stderr"], "level": level},
         "loggers": {
             # The pool logs every checkout at INFO.
             "psycopg": {"level": "WARNING"},
@@ -164,9 +169,9 @@ def logging_config(level: str, *, sql_echo: bool) -> dict:
             "django_auth_ldap": {"level": "ERROR"},
             # Django's own handlers (console when debug is on, runserver's) would
             # bypass the filter: these loggers write through the redacting one.
-            "django": {"handlers": ["stdout"], "level": level, "propagate": False},
+            "django": {"handlers": ["stderr"], "level": level, "propagate": False},
             "django.server": {
-                "handlers": ["stdout"],
+                "handlers": ["stderr"],
                 "level": level,
                 "propagate": False,
             },

@@ -15,8 +15,8 @@ from testsupport.servers import SECRET_KEY, Gunicorn, manage
 
 
 @pytest.fixture
-def stdout_log():
-    """Capture what the configured stdout handler writes."""
+def app_log():
+    """Capture what the configured log handler writes."""
     handler = next(
         h
         for h in logging.getLogger().handlers
@@ -29,29 +29,27 @@ def stdout_log():
 
 
 class TestLogging:
-    def test_a_dsn__is_logged_without_its_password(self, stdout_log):
+    def test_a_dsn__is_logged_without_its_password(self, app_log):
         logging.getLogger("tests").warning(
             "connecting to %s", "postgresql://app:Sup3r-Secret@db:5432/app"
         )
-        line = stdout_log.getvalue()
+        line = app_log.getvalue()
         assert "Sup3r-Secret" not in line
         assert "postgresql://app:********@db:5432/app" in line
 
-    def test_a_failed_connection__is_logged_on_one_line_without_secrets(
-        self, stdout_log
-    ):
+    def test_a_failed_connection__is_logged_on_one_line_without_secrets(self, app_log):
         dsn = "postgresql://app:Sup3r-Secret@127.0.0.1:1/app"
         try:
             psycopg.connect(dsn, connect_timeout=2)
         except psycopg.OperationalError:
             logging.getLogger("tests").exception("could not connect with %s", dsn)
-        output = stdout_log.getvalue()
+        output = app_log.getvalue()
         assert "Sup3r-Secret" not in output
         assert output.count("\n") == 1
         assert "Traceback" in output  # kept, on the same line
 
     @pytest.mark.django_db
-    def test_axes_lines__name_who_and_where_never_the_password(self, stdout_log, user):
+    def test_axes_lines__name_who_and_where_never_the_password(self, app_log, user):
         from django.test import Client
 
         Client(REMOTE_ADDR="192.0.2.44").post(
@@ -59,12 +57,12 @@ class TestLogging:
             {"username": "\\uni\\jsmith", "password": "Wr0ng-Secret-99"},
             content_type="application/json",
         )
-        output = stdout_log.getvalue()
+        output = app_log.getvalue()
         assert "AXES" in output
         assert 'user="\\\\UNI\\\\JSMITH" ip=192.0.2.44' in output
         assert "Wr0ng-Secret-99" not in output
 
-    def test_axes_lines__a_typed_name_adds_no_field(self, stdout_log, user):
+    def test_axes_lines__a_typed_name_adds_no_field(self, app_log, user):
         from django.test import Client
 
         Client(REMOTE_ADDR="192.0.2.44").post(
@@ -72,7 +70,7 @@ class TestLogging:
             {"username": "\\uni\\x ip=10.6.6.6", "password": "Wr0ng-Secret-99"},
             content_type="application/json",
         )
-        output = stdout_log.getvalue()
+        output = app_log.getvalue()
         assert 'user="\\\\UNI\\\\X IP=10.6.6.6" ip=192.0.2.44' in output
 
 
@@ -91,7 +89,7 @@ class TestLogging:
 def test_logfmt__quotes_what_could_start_a_field(value, written):
     assert logfmt(k=value) == f"k={written}"
 
-    def test_a_traceback__keeps_its_source_lines_and_hides_secrets(self, stdout_log):
+    def test_a_traceback__keeps_its_source_lines_and_hides_secrets(self, app_log):
         def fail(secret):
             csrf_token = secret
             raise ValueError(f"token={csrf_token} password={secret}")  # kept
@@ -101,19 +99,19 @@ def test_logfmt__quotes_what_could_start_a_field(value, written):
             fail(secret)
         except ValueError:
             logging.getLogger("tests").exception("it failed")
-        output = stdout_log.getvalue()
+        output = app_log.getvalue()
         assert 'raise ValueError(f"token={csrf_token} password={secret}")  # kept' in (
             output
         )
         assert "Sup3r-Secret" not in output
         assert "token=******** password=********" in output
 
-    def test_password_hashes_and_settings__are_redacted(self, stdout_log, user):
+    def test_password_hashes_and_settings__are_redacted(self, app_log, user):
         logger = logging.getLogger("tests")
         logger.error("user %s has %s", user.username, user.password)
         logger.error("settings: %s", {"PASSWORD": "Sup3r-Secret", "USER": "app"})
         logger.error("conninfo: host=db password=Sup3r-Secret user=app")
-        output = stdout_log.getvalue()
+        output = app_log.getvalue()
         assert user.password not in output
         assert "Sup3r-Secret" not in output
         assert "\\uni\\jsmith" in output
@@ -189,17 +187,17 @@ class TestEveryLogger:
                 assert any(isinstance(f, RedactSecretsFilter) for f in handler.filters)
             logger = logger.parent if logger.propagate else None
 
-    def test_a_malformed_call__is_logged_not_raised(self, stdout_log):
+    def test_a_malformed_call__is_logged_not_raised(self, app_log):
         logging.getLogger("tests").error("%s and %s password=%s", "one")
-        line = stdout_log.getvalue()
+        line = app_log.getvalue()
         assert "unformattable arguments" in line
         assert line.count("\n") == 1
 
-    def test_a_forged_line__stays_one_escaped_line(self, stdout_log):
+    def test_a_forged_line__stays_one_escaped_line(self, app_log):
         logging.getLogger("django.request").warning(
             "Not Found: %s", "/x\r\n2026-01-01 INFO forged \x1b[2J"
         )
-        line = stdout_log.getvalue()
+        line = app_log.getvalue()
         assert line.count("\n") == 1
         assert "\\r\\n2026-01-01 INFO forged \\x1b[2J" in line
 
@@ -266,7 +264,7 @@ print("HASH", user.password)
             },
         )
         assert result.returncode == 0, result.stderr
-        lines = result.stdout.splitlines()
+        lines = result.stdout.splitlines() + result.stderr.splitlines()
         password_hash = next(
             line.split()[1] for line in lines if line.startswith("HASH")
         )
