@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.managers import UserManager
+from accounts.names import split
 from accounts.validators import (
     USERNAME_CONFUSABLE_MESSAGE,
     USERNAME_LOOKALIKE_MESSAGE,
@@ -101,6 +102,19 @@ class User(AbstractBaseUser, PermissionsMixin):
         editable=False,
         help_text=_("Set when the domain's directory signs this user in."),
     )
+    # Set with is_blocked by sync_directory (disabled or gone in the directory),
+    # so that a later sync unblocks only whom it blocked; unblocking clears it
+    # (the users_clear_directory_block trigger).
+    blocked_by_directory = models.BooleanField(
+        _("blocked by the directory"),
+        default=False,
+        db_default=False,
+        editable=False,
+        help_text=_(
+            "Blocked by sync_directory: the entry is disabled or gone in the "
+            "directory. A sync unblocks the user when the entry is enabled again."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), db_default=Now(), editable=False)
     # Kept right by the users_set_updated_at trigger on every UPDATE, raw SQL too.
     updated_at = models.DateTimeField(_("updated"), db_default=Now(), editable=False)
@@ -166,6 +180,10 @@ class User(AbstractBaseUser, PermissionsMixin):
                 OpClass(Upper("username"), name="gin_trgm_ops"),
                 name="idx_users_username_trgm",
             ),
+            GinIndex(
+                OpClass(Upper("display_name"), name="gin_trgm_ops"),
+                name="idx_users_display_name_trgm",
+            ),
             models.Index(
                 fields=["is_blocked"],
                 condition=models.Q(is_blocked=True),
@@ -195,9 +213,11 @@ class User(AbstractBaseUser, PermissionsMixin):
             if rest:
                 errors[NON_FIELD_ERRORS] = rest
             raise ValidationError(errors) from None
-        # Another user's name with this one's UTS #39 skeleton (migration 0008).
+        # Another user's name with this one's UTS #39 skeleton (migration 0008),
+        # but an approved look-alike's (LookalikeApproval), as the index has it.
         lookalikes = RawSQL(
-            "SELECT id FROM users WHERE username_skeleton = username_skeleton(%s)",
+            "SELECT id FROM users WHERE username_skeleton = username_skeleton(%s) "
+            "AND NOT username_lookalike_approved",
             [self.username],
         )
         if "username" not in (exclude or ()) and (
@@ -217,8 +237,10 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def signs_in_with_directory(self) -> bool:
-        """Whether the domain's directory checks this user's password."""
-        return self.directory_guid is not None
+        """Whether the domain's directory checks this user's password: every
+        user of a DIRECTORY_DOMAINS domain (signin.directory routes by domain)."""
+        parts = split(self.username)
+        return parts is not None and parts[0].lower() in settings.DIRECTORIES
 
     @property
     def is_active(self):
@@ -230,6 +252,48 @@ class User(AbstractBaseUser, PermissionsMixin):
         # Stored as entered. Django's NFKC would turn the fullwidth backslash
         # U+FF3C into `\`, accepting in Python what PostgreSQL refuses.
         return username
+
+
+class LookalikeApproval(models.Model):
+    """A name from the directory that may look like another user's: two real,
+    different people (\\LINCOLN\\mash, Mary Ash, beside \\LINCOLN\\rnash),
+    approved by staff with `--allow-lookalike` (import_users --domain,
+    sync_directory).
+
+    The users_keep_skeleton trigger reads this table: the user of an approved
+    name is left out of the skeletons' unique index; every other look-alike is
+    still refused by PostgreSQL. Each approval is an audit event.
+    """
+
+    username = models.CharField(_("username"), max_length=150)
+    looks_like = models.CharField(
+        _("looks like"),
+        max_length=150,
+        blank=True,
+        help_text=_("The user the name resembled when it was approved."),
+    )
+    approved_by = models.ForeignKey(
+        User,
+        on_delete=models.DB_SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("approved by"),
+    )
+    approved_at = models.DateTimeField(_("approved"), db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "lookalike_approvals"
+        verbose_name = _("look-alike approval")
+        verbose_name_plural = _("look-alike approvals")
+        constraints = [
+            models.UniqueConstraint(
+                Upper("username"), name="idx_lookalike_approvals_username"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
 
 
 class SessionQuerySet(models.QuerySet):

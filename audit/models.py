@@ -28,6 +28,9 @@ class Kind(models.TextChoices):
     USER_BLOCKED = "user.blocked", _("user blocked")
     USER_UNBLOCKED = "user.unblocked", _("user unblocked")
     USER_DELETED = "user.deleted", _("user deleted")
+    USER_RENAMED = "user.renamed", _("user renamed")
+    USER_UPDATED = "user.updated", _("user updated")
+    LOOKALIKE_APPROVED = "user.lookalike_approved", _("look-alike name approved")
     AUDIT_PURGED = "audit.purged", _("old events purged")
     DIRECTORY_UNAVAILABLE = "directory.unavailable", _("directory unavailable")
 

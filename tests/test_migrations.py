@@ -21,6 +21,9 @@ COLUMNS = {
     "display_name": ("character varying(255)", "NO", "''::character varying"),
     "email": ("character varying(254)", "NO", "''::character varying"),
     "directory_guid": ("uuid", "YES", None),
+    # The roster from the directory (accounts migration 0012).
+    "blocked_by_directory": ("boolean", "NO", "false"),
+    "username_lookalike_approved": ("boolean", "NO", "false"),
 }
 
 
@@ -80,13 +83,14 @@ def assert_users_schema():
         "idx_users_username",
         "idx_users_username_upper",
         "idx_users_username_trgm",
+        "idx_users_display_name_trgm",
         "idx_users_is_blocked",
         "idx_users_directory_guid",
         "users_username_skeleton",
     }
     assert indexes["users_username_skeleton"] == (
         "CREATE UNIQUE INDEX users_username_skeleton ON public.users "
-        "USING btree (username_skeleton)"
+        "USING btree (username_skeleton) WHERE (NOT username_lookalike_approved)"
     )
     assert indexes["idx_users_username_trgm"] == (
         "CREATE INDEX idx_users_username_trgm ON public.users "
@@ -121,6 +125,7 @@ def assert_users_schema():
         "users_end_sessions",
         "users_keep_skeleton",
         "users_keep_skeleton_on_update",
+        "users_clear_directory_block",
         # The audit trail's (audit migration 0002).
         "users_audit_inserted",
         "users_audit_updated",
