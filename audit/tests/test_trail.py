@@ -281,14 +281,30 @@ class TestUsers:
         assert event.actor.username == "\\corp\\root"
         assert event.ip == "198.51.100.7"
 
-    def test_import__recorded_and_logged(self, tmp_path, db, caplog):
-        caplog.set_level(logging.INFO, logger="audit")
+    def test_import__recorded_by_import_users__logged_once_for_the_run(
+        self, tmp_path, db, caplog
+    ):
+        caplog.set_level(logging.INFO)
         path = tmp_path / "u.csv"
-        path.write_text("username,is_blocked\n\\uni\\a,true\n")
+        path.write_text("username,is_blocked\n\\uni\\a,true\n\\uni\\b,\n")
         call_command("import_users", str(path), stdout=io.StringIO())
         assert kinds(kind=Kind.USER_CREATED) == []  # kinds() leaves them out
-        assert AuthEvent.objects.get(kind=Kind.USER_CREATED).username == "\\uni\\a"
-        assert event_lines(caplog) == ['event=user.created user="\\\\uni\\\\a" ip=-']
+        created = AuthEvent.objects.filter(kind=Kind.USER_CREATED).order_by("username")
+        assert [(e.username, e.detail) for e in created] == [
+            ("\\uni\\a", {"via": "import_users"}),
+            ("\\uni\\b", {"via": "import_users"}),
+        ]
+        assert event_lines(caplog) == []
+        [run] = [r.getMessage() for r in caplog.records if "import_users" in r.name]
+        assert run == f"import_users {path}: 2 created, 0 updated, 0 blocked, 0 unchanged"
+
+    def test_import_dry_run__no_event_and_no_event_line(self, tmp_path, db, caplog):
+        caplog.set_level(logging.INFO)
+        path = tmp_path / "u.csv"
+        path.write_text("username,is_blocked\n\\uni\\a,true\n")
+        call_command("import_users", str(path), "--dry-run", stdout=io.StringIO())
+        assert not AuthEvent.objects.exists()
+        assert not [r for r in caplog.records if r.name == "audit"]
 
     def test_kind__is_one_of_the_list(self, db):
         with pytest.raises(DatabaseError), transaction.atomic():

@@ -1,31 +1,64 @@
-"""`manage.py import_users FILE`: users in from the directory's CSV export.
+"""`manage.py import_users FILE`: users in from a roster file, as the school's
+tools export it (this project's CSV, PowerShell's Export-Csv, csvde).
 
-All or nothing: any bad row stops the import with every error by line, and the
-database is as it was. See accounts.provisioning and the README.
+All or nothing: any error stops the import with every error of every check, by
+line, and the database is as it was. See accounts.csv_import,
+accounts.provisioning and docs/provisioning.md.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 import psycopg
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, transaction
 from tqdm import tqdm
 
 from accounts import provisioning
-from accounts.csv_import import read_rows
+from accounts.csv_import import FIELDS, RosterFile
 from accounts.models import User
+from accounts.names import login_name
+from core.audit_context import events_not_logged_one_by_one, tell_audit
+
+log = logging.getLogger(__name__)
+# The errors a refused import lists; the rest are counted.
+MAX_LISTED = 100
 
 
 class Command(BaseCommand):
     help = (
-        "Create and update users from a CSV file (username, password_hash, is_blocked)."
+        "Create and update users from a roster file: this project's CSV "
+        "(username, password_hash, is_blocked, display_name, email), or the "
+        "directory's export (PowerShell's Export-Csv, csvde) with --domain."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="the CSV file, or - for standard input")
+        parser.add_argument(
+            "--domain",
+            help="the domain of bare account names (SamAccountName): jsmith "
+            "becomes \\DOMAIN\\jsmith",
+        )
+        parser.add_argument(
+            "--column",
+            action="append",
+            default=[],
+            metavar="FIELD=COLUMN",
+            help=f"read FIELD from COLUMN ({', '.join(FIELDS)}), e.g. "
+            "--column username=LoginName; may be repeated",
+        )
+        parser.add_argument(
+            "--allow-lookalike",
+            action="append",
+            default=[],
+            metavar="USERNAME",
+            help="let this name of the file in though it looks like another "
+            "user's (two different people); needs --domain; may be repeated",
+        )
         parser.add_argument(
             "--dry-run", action="store_true", help="check and count, change nothing"
         )
@@ -37,7 +70,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--include-staff",
             action="store_true",
-            help="let the file change staff and superusers (hash, block flag) too",
+            help="let the file change staff and superusers too",
         )
         parser.add_argument(
             "--by",
@@ -47,39 +80,40 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=["text", "json"], default="text")
 
     def handle(self, *args, **options):
+        domain = _domain(options["domain"])
+        columns = _columns(options["column"])
+        if options["allow_lookalike"] and not domain:
+            raise CommandError(
+                "--allow-lookalike needs --domain: only names from the directory "
+                "may be approved"
+            )
+        approved = [_name(name, domain) for name in options["allow_lookalike"]]
         actor = _actor(options["by"])
-        errors: list[tuple[int, str]] = []
         try:
             binary = _open(options["file"])
         except OSError as exc:
             raise CommandError(
                 f"cannot read {options['file']}: {exc.strerror}"
             ) from None
-        progress = tqdm(
-            read_rows(binary, errors),
-            unit=" rows",
-            disable=not sys.stderr.isatty(),
-            file=sys.stderr,
-        )
+        errors: list[tuple[int, str]] = []
+        roster = RosterFile(binary, errors, domain=domain, columns=columns)
+        progress = _Progress(enabled=sys.stderr.isatty())
         try:
-            with binary, transaction.atomic():
+            with binary, events_not_logged_one_by_one(), transaction.atomic():
+                tell_audit(via="import_users", actor_id=actor.pk if actor else None)
                 summary = provisioning.import_rows(
-                    progress,
+                    progress.rows(roster),
                     errors,
                     block_missing=options["block_missing"],
                     include_staff=options["include_staff"],
+                    dry_run=options["dry_run"],
+                    allow_lookalikes=approved,
                     actor=actor,
                     source=options["file"],
+                    phase=progress.phase,
                 )
-                if options["dry_run"]:
-                    transaction.set_rollback(True)
         except provisioning.ImportRefused as refused:
-            listed = "\n".join(
-                f"line {line}: {reason}" for line, reason in refused.errors
-            )
-            raise CommandError(
-                f"nothing imported: {len(refused.errors)} errors\n{listed}"
-            ) from None
+            raise CommandError(_refusal(refused.errors)) from None
         except DatabaseError as exc:
             if isinstance(exc.__cause__, psycopg.errors.InsufficientPrivilege):
                 raise CommandError(
@@ -89,14 +123,101 @@ class Command(BaseCommand):
             raise
         finally:
             progress.close()
-        counts = {**summary.counts(), "dry_run": options["dry_run"]}
-        if options["format"] == "json":
-            self.stdout.write(json.dumps(counts))
-        else:
-            self.stdout.write(
-                ("Dry run, nothing written: " if options["dry_run"] else "")
-                + ", ".join(f"{counts[k]} {k}" for k in provisioning.Summary().counts())
+        counts = summary.counts()
+        if not options["dry_run"]:
+            log.info(
+                "import_users %s: %s",
+                options["file"],
+                ", ".join(f"{n} {k}" for k, n in counts.items()),
             )
+        if options["format"] == "json":
+            self.stdout.write(
+                json.dumps(
+                    {
+                        **counts,
+                        "dry_run": options["dry_run"],
+                        "ignored_columns": roster.ignored,
+                    }
+                )
+            )
+            return
+        self.stdout.write(
+            ("Dry run, nothing written: " if options["dry_run"] else "")
+            + ", ".join(f"{n:,} {k}" for k, n in counts.items())
+        )
+        if roster.ignored:
+            self.stdout.write(f"Columns not read: {', '.join(roster.ignored)}")
+
+
+class _Progress:
+    """A bar on a terminal: the rows as they are read, then each step's name."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+
+    def rows(self, rows):
+        self.bar = tqdm(
+            rows,
+            desc="reading the file",
+            unit=" rows",
+            disable=not self.enabled,
+            file=sys.stderr,
+        )
+        return self.bar
+
+    def phase(self, name: str) -> None:
+        self.close()
+        self.bar = tqdm(
+            desc=name,
+            bar_format="{desc} ({elapsed})",
+            disable=not self.enabled,
+            file=sys.stderr,
+        )
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _refusal(errors: list[tuple[int, str]]) -> str:
+    listed = "\n".join(
+        f"line {line}: {reason}" if line else reason
+        for line, reason in errors[:MAX_LISTED]
+    )
+    rest = len(errors) - MAX_LISTED
+    more = f"\n... and {provisioning.plural(rest, 'more error')}" if rest > 0 else ""
+    return (
+        f"nothing imported: {provisioning.plural(len(errors), 'error')}\n{listed}{more}"
+    )
+
+
+def _domain(value: str | None) -> str:
+    """The domain as DIRECTORY_DOMAINS spells it, or as given."""
+    if not value:
+        return ""
+    value = value.strip().strip("\\")
+    if not value or "\\" in value:
+        raise CommandError("--domain: give a domain name, such as UNI")
+    directory = settings.DIRECTORIES.get(value.lower())
+    return directory.domain if directory else value
+
+
+def _columns(pairs: list[str]) -> dict[str, str]:
+    columns = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or field.strip() not in FIELDS or not column.strip():
+            raise CommandError(
+                f"--column {pair}: give FIELD=COLUMN, FIELD one of {', '.join(FIELDS)}"
+            )
+        columns[field.strip()] = column.strip()
+    return columns
+
+
+def _name(value: str, domain: str) -> str:
+    value = value.strip()
+    return login_name(value if "\\" in value else f"\\{domain}\\{value}")
 
 
 def _open(path: str):
