@@ -68,11 +68,15 @@ class Directory:
     domain: str  # as listed in DIRECTORY_DOMAINS: a new user's `\\domain\\`
     urls: tuple[str, ...]  # tried in turn: failover
     settings_prefix: str  # AUTH_LDAP_<D>_
+    base_dn: str = ""
+    user_filter: str = DEFAULT_USER_FILTER
     upn_suffix: str = ""  # `jsmith@<suffix>` names this domain's jsmith
     staff_groups: frozenset[str] = frozenset()  # group names, lower case
     groups: dict[str, str] = field(default_factory=dict)  # group name -> Django group
     timeout: float = 3.0
     lockout_threshold: int | None = None
+    # sync_directory stops before blocking more than this share of the domain.
+    max_block_share: float = 0.10
 
     @property
     def key(self) -> str:
@@ -106,6 +110,20 @@ def _urls(name: str) -> tuple[tuple[str, ...], bool]:
             f"{name} mixes ldaps:// and ldap://: use one scheme for all servers"
         )
     return urls, schemes == {"ldap"}
+
+
+def _share(name: str, default: float) -> float:
+    """A percentage, `10%` or `10` (0 to 100), as a fraction."""
+    value = os.environ.get(name, "").strip().removesuffix("%").strip()
+    if not value:
+        return default
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 100:
+        raise ImproperlyConfigured(f"{name} must be a percentage from 0 to 100, as 10%")
+    return share / 100
 
 
 def _groups(name: str) -> dict[str, str]:
@@ -168,6 +186,8 @@ def _directory(domain: str) -> tuple[Directory, dict]:
         domain=domain,
         urls=urls,
         settings_prefix=f"AUTH_LDAP_{re.sub(r'[^A-Z0-9]', '_', domain.upper())}_",
+        base_dn=base_dn,
+        user_filter=user_filter,
         upn_suffix=upn_suffix,
         staff_groups=frozenset(
             name.lower() for name in _names(os.environ.get(var("STAFF_GROUPS"), ""))
@@ -175,6 +195,7 @@ def _directory(domain: str) -> tuple[Directory, dict]:
         groups=_groups(var("GROUPS")),
         timeout=timeout,
         lockout_threshold=threshold or None,
+        max_block_share=_share(var("MAX_BLOCK_SHARE"), 0.10),
     )
     search = UserSearch(
         base_dn, ldap.SCOPE_SUBTREE, f"(&{user_filter}(sAMAccountName=%(user)s))"

@@ -25,15 +25,15 @@ HOST, PORT = "127.0.0.1", 636
 PACKAGES = "samba samba-ad-dc samba-ad-provision krb5-user"
 
 
-def available() -> str | None:
-    """None when a DC can run here; else why not."""
+def available(host: str = HOST) -> str | None:
+    """None when a DC can run here (on `host`); else why not."""
     if not shutil.which("samba-tool") or not shutil.which("samba"):
         return f"Samba's AD DC is not installed (apt-get install {PACKAGES})"
     if os.geteuid() != 0:
         return "Samba's AD DC provisions only as root"
     with socket.socket() as probe:
-        if probe.connect_ex((HOST, PORT)) == 0:
-            return f"{HOST}:{PORT} is taken: the test DC needs it"
+        if probe.connect_ex((host, PORT)) == 0:
+            return f"{host}:{PORT} is taken: the test DC needs it"
     return None
 
 
@@ -104,17 +104,21 @@ def make_ca(folder: Path, name: str, *, ip: str = HOST) -> dict[str, Path]:
 
 
 class SambaDC:
-    """One provisioned, running domain controller; `tool()` runs samba-tool on it."""
+    """One provisioned, running domain controller; `tool()` runs samba-tool on it.
 
-    def __init__(self) -> None:
+    On its own loopback address (`host`), so that two test modules' DCs may run
+    at once, on two xdist workers."""
+
+    def __init__(self, host: str = HOST) -> None:
+        self.host = host
         self.folder = Path(tempfile.mkdtemp(prefix="samba-dc-"))
-        self.tls = make_ca(self.folder / "tls", "Test directory CA")
+        self.tls = make_ca(self.folder / "tls", "Test directory CA", ip=host)
         self.conf = self.folder / "dc" / "etc" / "smb.conf"
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"ldaps://{HOST}:{PORT}"
+        return f"ldaps://{self.host}:{PORT}"
 
     def start(self) -> SambaDC:
         _run(
@@ -127,7 +131,7 @@ class SambaDC:
             "--dns-backend=NONE",
             f"--adminpass={ADMIN_PASSWORD}",
             f"--targetdir={self.folder / 'dc'}",
-            f"--option=interfaces={HOST}",
+            f"--option=interfaces={self.host}/8",
             "--option=bind interfaces only=yes",
         )
         dc = self.folder / "dc"
@@ -157,7 +161,7 @@ class SambaDC:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with socket.socket() as probe:
-                if probe.connect_ex((HOST, PORT)) == 0:
+                if probe.connect_ex((self.host, PORT)) == 0:
                     return self
             time.sleep(0.2)
         self.stop()
