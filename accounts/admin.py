@@ -34,9 +34,16 @@ class UserAdmin(DjangoUserAdmin):
     # The "N total" beside a search is a second COUNT(*) of the whole table.
     show_full_result_count = False
     add_form = UserCreationForm
-    list_display = ("username", "is_blocked", "is_staff", "created_at", "updated_at")
+    list_display = (
+        "username",
+        "display_name",
+        "is_blocked",
+        "is_staff",
+        "created_at",
+        "updated_at",
+    )
     list_filter = ("is_blocked", "is_staff", "is_superuser")
-    search_fields = ("username",)
+    search_fields = ("username", "display_name")
     ordering = ("username",)
     readonly_fields = (
         "id",

@@ -140,6 +140,7 @@ def me(request):
     return {
         "id": request.user.pk,
         "username": request.user.username,
+        "display_name": request.user.display_name,
         "expires_at": row.expires_at,
         "idle_expires_at": row.idle_expires_at,
     }

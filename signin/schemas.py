@@ -55,8 +55,10 @@ class UserOut(Schema):
 
 class MeOut(UserOut):
     """The caller, and when their session ends: at `expires_at` whatever it does,
-    or at `idle_expires_at` if unused until then (UTC), so a UI can warn in time."""
+    or at `idle_expires_at` if unused until then (UTC), so a UI can warn in time.
+    `display_name` is the directory's (or the import's) name for them, "" if none."""
 
+    display_name: str
     expires_at: datetime
     idle_expires_at: datetime
 

@@ -42,6 +42,7 @@ class TestChangelist:
         assert response.context["cl"].list_display == [
             "action_checkbox",
             "username",
+            "display_name",
             "is_blocked",
             "is_staff",
             "created_at",
