@@ -22,7 +22,8 @@ import io
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from functools import cache
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -55,8 +56,9 @@ ACCOUNT_DISABLED = 2
 HEX_VALUE = re.compile(r"X'([0-9A-Fa-f]{32})'")
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
+    """A valid row, in import_rows' column order."""
+
     line: int
     username: str
     password_hash: str | None
@@ -197,7 +199,7 @@ class RosterFile:
                 return value
             value = f"\\{self.domain}\\{value}"
         username = login_name(value)
-        field_ = User._meta.get_field("username")
+        field_ = _field("username")
         if len(username) > field_.max_length:
             reasons.append(f"username longer than {field_.max_length} characters")
             return username
@@ -260,8 +262,16 @@ def _blocked(row: dict[str, str], reasons: list[str]) -> bool | None:
     return None
 
 
+@cache
+def _field(name: str):
+    """A field of the user model (looked up once: a file has 100,000 rows)."""
+    return User._meta.get_field(name)
+
+
 def _text(value: str, name: str, reasons: list[str]) -> str | None:
-    limit = User._meta.get_field(name).max_length
+    if not value:
+        return None
+    limit = _field(name).max_length
     if len(value) > limit or "\x00" in value:
         reasons.append(f"{name} longer than {limit} characters")
         return None
@@ -297,7 +307,7 @@ def _hash(value: str, reasons: list[str]) -> str | None:
         return None
     if BARE_BCRYPT.fullmatch(value):
         value = f"bcrypt${value}"
-    if len(value) > User._meta.get_field("password").max_length or "\x00" in value:
+    if len(value) > _field("password").max_length or "\x00" in value:
         reasons.append("password_hash is too long")
         return None
     if refusal := hash_refusal(value):

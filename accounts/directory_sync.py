@@ -38,6 +38,7 @@ from config.directories import Directory, variable
 # Entries a page: Active Directory's MaxPageSize.
 PAGE_SIZE = 1000
 ACCOUNT_DISABLED = 2  # userAccountControl's "account disabled" bit
+USERNAME_FIELD = User._meta.get_field("username")
 OUTAGES = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR, ldap.UNAVAILABLE)
 
 CREATE_ENTRIES = """
@@ -172,15 +173,21 @@ SELECT * FROM unnest(%s::text[], %s::text[])
 """
 CREATE_USERS = """
 INSERT INTO users (username, password_hash, is_blocked, blocked_by_directory,
-                   display_name, email, directory_guid, is_staff)
+                   display_name, email, directory_guid, is_staff,
+                   username_lookalike_approved)
 SELECT username, '!' || replace(gen_random_uuid()::text, '-', ''), disabled,
-       disabled, display_name, email, guid, is_staff
-FROM directory_plan WHERE user_id IS NULL
+       disabled, display_name, email, guid, is_staff,
+       EXISTS (SELECT 1 FROM lookalike_approvals a
+               WHERE upper(a.username) = upper(p.username))
+FROM directory_plan p WHERE user_id IS NULL
 """
 UPDATE_USERS = f"""
 UPDATE users u
 SET username = p.username, display_name = p.display_name, email = p.email,
-    directory_guid = p.guid, is_staff = p.is_staff
+    directory_guid = p.guid, is_staff = p.is_staff,
+    username_lookalike_approved = EXISTS (
+        SELECT 1 FROM lookalike_approvals a WHERE upper(a.username) = upper(p.username)
+    )
 FROM directory_plan p
 WHERE u.id = p.user_id AND p.fields_differ AND {ALLOWED}
 """  # noqa: S608 - this module's own constants, no input
@@ -445,7 +452,7 @@ class _Reader:
         if not account:
             reasons.append("has no sAMAccountName")
         name = f"\\{directory.domain}\\{account}"
-        field_ = User._meta.get_field("username")
+        field_ = USERNAME_FIELD
         try:
             if len(name) > field_.max_length:
                 raise ValidationError(f"longer than {field_.max_length} characters")
@@ -516,34 +523,21 @@ class _Reader:
         return groups_of
 
     def _search(self, filterstr: str, attributes: list[str]) -> Iterator[tuple]:
-        """A paged search under the base DN: (dn, attributes) of each entry."""
-        control = SimplePagedResultsControl(True, size=PAGE_SIZE, cookie="")
+        """A paged search under the base DN: (dn, attributes) of each entry.
+
+        The next page is asked for as soon as a page arrives, so that the
+        directory prepares it while this one is checked and copied."""
         base = self.directory.base_dn
-        while True:
-            try:
-                message = self.connection.search_ext(
-                    base,
-                    ldap.SCOPE_SUBTREE,
-                    filterstr,
-                    attributes,
-                    serverctrls=[control],
-                )
-                _, data, _, controls = self.connection.result3(message)
-            except ldap.NO_SUCH_OBJECT:
-                raise DirectoryAway(
-                    f"{self.var('BASE_DN')}: the directory has no entry {base}"
-                ) from None
-            except ldap.FILTER_ERROR:
-                raise DirectoryAway(
-                    f"{self.var('USER_FILTER')}: the directory refused the filter"
-                ) from None
-            except ldap.LDAPError as exc:
-                raise DirectoryAway(
-                    f"the search under {self.var('BASE_DN')} failed: {_describe(exc)}"
-                ) from None
-            for dn, attrs in data:
-                if dn is not None:  # not a referral
-                    yield dn, attrs
+
+        def ask(cookie: bytes) -> int:
+            control = SimplePagedResultsControl(True, size=PAGE_SIZE, cookie=cookie)
+            return self.connection.search_ext(
+                base, ldap.SCOPE_SUBTREE, filterstr, attributes, serverctrls=[control]
+            )
+
+        message = self._answer(ask, b"")
+        while message is not None:
+            _, data, _, controls = self._answer(self.connection.result3, message)
             cookie = next(
                 (
                     c.cookie
@@ -552,9 +546,29 @@ class _Reader:
                 ),
                 b"",
             )
-            if not cookie:
-                return
-            control.cookie = cookie
+            message = self._answer(ask, cookie) if cookie else None
+            for dn, attrs in data:
+                if dn is not None:  # not a referral
+                    yield dn, attrs
+
+    def _answer(self, call, *args):
+        """`call(*args)`, with the directory's refusal as one line naming the
+        variable to check."""
+        try:
+            return call(*args)
+        except ldap.NO_SUCH_OBJECT:
+            raise DirectoryAway(
+                f"{self.var('BASE_DN')}: the directory has no entry "
+                f"{self.directory.base_dn}"
+            ) from None
+        except ldap.FILTER_ERROR:
+            raise DirectoryAway(
+                f"{self.var('USER_FILTER')}: the directory refused the filter"
+            ) from None
+        except ldap.LDAPError as exc:
+            raise DirectoryAway(
+                f"the search under {self.var('BASE_DN')} failed: {_describe(exc)}"
+            ) from None
 
 
 def _text(attrs: dict, name: str) -> str:

@@ -260,9 +260,11 @@ class LookalikeApproval(models.Model):
     approved by staff with `--allow-lookalike` (import_users --domain,
     sync_directory).
 
-    The users_keep_skeleton trigger reads this table: the user of an approved
-    name is left out of the skeletons' unique index; every other look-alike is
-    still refused by PostgreSQL. Each approval is an audit event.
+    The user of an approved name is left out of the skeletons' unique index
+    (users.username_lookalike_approved, claimed by the command that writes the
+    user and checked against this table by the users_keep_skeleton trigger);
+    every other look-alike, and any made by hand, is still refused by
+    PostgreSQL. Each approval is an audit event.
     """
 
     username = models.CharField(_("username"), max_length=150)

@@ -130,14 +130,16 @@ WHERE NOT EXISTS (SELECT 1 FROM users u WHERE upper(u.username) = upper(t.userna
 """
 INSERT = f"""
 INSERT INTO users (username, password_hash, is_blocked, display_name, email,
-                   directory_guid)
+                   directory_guid, username_lookalike_approved)
 SELECT t.username,
        coalesce(t.password_hash, '!' || replace(gen_random_uuid()::text, '-', '')),
        coalesce(t.is_blocked, false), coalesce(t.display_name, ''),
-       coalesce(t.email, ''), t.directory_guid
+       coalesce(t.email, ''), t.directory_guid,
+       EXISTS (SELECT 1 FROM lookalike_approvals a
+               WHERE upper(a.username) = upper(t.username))
 {NEW_ROWS}
 RETURNING id, username
-"""
+"""  # noqa: S608 - this module's own constants, no input
 # Only what a column says, and only where it differs: no row is rewritten for
 # nothing (updated_at stays as it was).
 UPDATE = f"""
@@ -254,17 +256,7 @@ def import_rows(
         cursor.execute(CREATE_ROWS)
         with cursor.copy("COPY import_rows FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(
-                    (
-                        row.line,
-                        row.username,
-                        row.password_hash,
-                        row.is_blocked,
-                        row.display_name,
-                        row.email,
-                        row.directory_guid,
-                    )
-                )
+                copy.write_row(row)
                 summary.rows += 1
         phase("checking the file against the users")
         checks = [DUPLICATES, GUIDS] + ([] if include_staff else [GUARDED])

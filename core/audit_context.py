@@ -8,15 +8,12 @@ the transaction ends: safe behind PgBouncer's transaction mode. Call it inside
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from contextvars import ContextVar
-
 from django.db import connection
 
 # audit.<name>, as the triggers read them (current_setting('audit.ip', true)).
 # `via` names the command that makes a batch of changes (sync_directory,
-# import_users): each of its events says so in its detail.
+# import_users): each of its events says so in its detail, and raises no
+# notice (the command logs one line for its run).
 NAMES = (
     "actor_id",
     "ip",
@@ -39,22 +36,3 @@ def tell_audit(**values: object) -> None:
         params += [f"audit.{name}", "" if value is None else str(value)]
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {calls}", params)
-
-
-# Whether each event is written to the log as its own line (audit.events).
-_each_event_logged: ContextVar[bool] = ContextVar("each_event_logged", default=True)
-
-
-@contextlib.contextmanager
-def events_not_logged_one_by_one() -> Iterator[None]:
-    """For a batch command: its thousands of events stay in the audit trail,
-    and the command logs one line for its run instead of one per event."""
-    token = _each_event_logged.set(False)
-    try:
-        yield
-    finally:
-        _each_event_logged.reset(token)
-
-
-def each_event_logged() -> bool:
-    return _each_event_logged.get()

@@ -11,9 +11,10 @@ from django.db import migrations, models
 
 # The roster from the directory (sync_directory, import_users --domain):
 # - a user whose name is an approved look-alike (lookalike_approvals) is left
-#   out of the skeletons' unique index (0008); the flag is the trigger's, from
-#   the table, whatever an UPDATE writes; an approval applies to a user of the
-#   name at once. Only the owner role may approve (as for the confusables).
+#   out of the skeletons' unique index (0008). The writer claims the flag
+#   (sync_directory, import_users) and the trigger checks the claim against the
+#   table; an approval applies to a user of the name at once. Only the owner
+#   role may approve (as for the confusables).
 # - blocked_by_directory: sync_directory's block, cleared by any unblock.
 privileges = import_module("accounts.migrations.0010_runtime_role_privileges")
 APPROVALS = {"table": "lookalike_approvals", "privileges": "INSERT, UPDATE, DELETE"}
@@ -22,9 +23,14 @@ ALTER TABLE users ADD COLUMN username_lookalike_approved boolean NOT NULL DEFAUL
 CREATE OR REPLACE FUNCTION users_keep_skeleton() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     NEW.username_skeleton := username_skeleton(NEW.username);
-    NEW.username_lookalike_approved := EXISTS (
-        SELECT 1 FROM lookalike_approvals a WHERE upper(a.username) = upper(NEW.username)
-    );
+    -- Claimed by the writer (sync_directory, import_users), checked here: no
+    -- lookup for the other rows of an import, and no claim without approval.
+    IF NEW.username_lookalike_approved THEN
+        NEW.username_lookalike_approved := EXISTS (
+            SELECT 1 FROM lookalike_approvals a
+            WHERE upper(a.username) = upper(NEW.username)
+        );
+    END IF;
     RETURN NEW;
 END;
 $$;
@@ -41,7 +47,8 @@ CREATE UNIQUE INDEX users_username_skeleton ON users (username_skeleton)
 
 CREATE FUNCTION lookalike_approvals_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE users SET username_lookalike_approved = NOT username_lookalike_approved
+    -- An approval applies to a user of the name at once; a revoked one too.
+    UPDATE users SET username_lookalike_approved = (TG_OP = 'INSERT')
     WHERE upper(username) = upper(coalesce(NEW.username, OLD.username));
     RETURN NULL;
 END;

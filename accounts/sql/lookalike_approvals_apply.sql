@@ -3,7 +3,8 @@ CREATE OR REPLACE FUNCTION public.lookalike_approvals_apply()
  LANGUAGE plpgsql
 AS $function$
 BEGIN
-    UPDATE users SET username_lookalike_approved = NOT username_lookalike_approved
+    -- An approval applies to a user of the name at once; a revoked one too.
+    UPDATE users SET username_lookalike_approved = (TG_OP = 'INSERT')
     WHERE upper(username) = upper(coalesce(NEW.username, OLD.username));
     RETURN NULL;
 END;

@@ -2,10 +2,12 @@ CREATE OR REPLACE FUNCTION public.audit_users_updated()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
+DECLARE
+    via jsonb := jsonb_strip_nulls(jsonb_build_object('via', audit_via()));
 BEGIN
     INSERT INTO auth_events (kind, user_id, username, ip, user_agent, actor_id, detail)
     SELECT e.kind, n.id, n.username, audit_ip(), audit_user_agent(), audit_actor(),
-           jsonb_strip_nulls(jsonb_build_object('via', audit_via()) || e.detail)
+           via || e.detail
     FROM old_rows o
     JOIN new_rows n ON n.id = o.id
     CROSS JOIN LATERAL (VALUES

@@ -22,7 +22,7 @@ from accounts import provisioning
 from accounts.csv_import import FIELDS, RosterFile
 from accounts.models import User
 from accounts.names import login_name
-from core.audit_context import events_not_logged_one_by_one, tell_audit
+from core.audit_context import tell_audit
 
 log = logging.getLogger(__name__)
 # The errors a refused import lists; the rest are counted.
@@ -99,7 +99,7 @@ class Command(BaseCommand):
         roster = RosterFile(binary, errors, domain=domain, columns=columns)
         progress = _Progress(enabled=sys.stderr.isatty())
         try:
-            with binary, events_not_logged_one_by_one(), transaction.atomic():
+            with binary, transaction.atomic():
                 tell_audit(via="import_users", actor_id=actor.pk if actor else None)
                 summary = provisioning.import_rows(
                     progress.rows(roster),

@@ -11,15 +11,16 @@ import json
 import logging
 import sys
 
+import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from tqdm import tqdm
 
 from accounts.directory_sync import DirectoryAway, SyncRefused, sync
 from accounts.names import login_name
 from accounts.provisioning import plural
-from core.audit_context import events_not_logged_one_by_one, tell_audit
+from core.audit_context import tell_audit
 
 log = logging.getLogger(__name__)
 # The errors a refused domain lists; the rest are counted.
@@ -71,7 +72,7 @@ class Command(BaseCommand):
             ours = [n for n in approved if n.split("\\")[1].lower() == directory.key]
             progress = _Progress(enabled=sys.stderr.isatty())
             try:
-                with events_not_logged_one_by_one(), transaction.atomic():
+                with transaction.atomic():
                     tell_audit(via="sync_directory")
                     summary = sync(
                         directory,
@@ -104,6 +105,13 @@ class Command(BaseCommand):
                 )
                 self.stderr.write(_refusal(directory.domain, refused.errors))
                 continue
+            except DatabaseError as exc:
+                if isinstance(exc.__cause__, psycopg.errors.InsufficientPrivilege):
+                    raise CommandError(
+                        "sync_directory needs the schema's owner role (it makes "
+                        "temporary tables): run it as APP_DB_OWNER, as migrate does"
+                    ) from None
+                raise
             finally:
                 progress.close()
             counts = summary.counts()
