@@ -63,12 +63,13 @@ run: $(VENV)/.installed-run .env
 ifeq (manage,$(firstword $(MAKECMDGOALS)))
 MANAGE_ARGS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
 # The words after `manage` are its arguments, not targets of their own: each
-# is made by doing nothing, quietly (phony: no "'users.csv' is up to date").
-.PHONY: $(MANAGE_ARGS)
-$(MANAGE_ARGS):
+# is made by doing nothing, quietly. FORCE keeps make from calling one that
+# names a file "up to date".
+%: FORCE
 	@:
-%:
-	@:
+.PHONY: FORCE
+FORCE: ;
+Makefile: ;
 endif
 # Each word reaches manage.py as typed: make's goals lose a lone `-` and the
 # quoting of `'a b'`, so the words are read from make's own command line

@@ -204,9 +204,14 @@ def test_make_manage__a_quoted_word_stays_one__no_word_of_makes_own(
     database_url, tmp_path
 ):
     quoted = make(
-        "manage", "--", "shell", "-c", "print('a  b')", database_url=database_url
+        "manage",
+        "--",
+        "shell",
+        "-c",
+        "import sys; print('a  b', 'c:d')",
+        database_url=database_url,
     )
-    assert quoted.stdout.splitlines()[-1] == "a  b", quoted.stderr
+    assert quoted.stdout.splitlines()[-1] == "a  b c:d", quoted.stderr
     # A file named as an argument is not a target "up to date".
     roster = tmp_path / "roster.csv"
     roster.write_text("username\n\\uni\\dry\n")
