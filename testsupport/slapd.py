@@ -35,6 +35,8 @@ CONFIG = (
     )
     + f"olcSizeLimit: size.soft={SIZE_LIMIT} size.hard={SIZE_LIMIT} "
     "size.prtotal=unlimited\n"
+    # 1 GiB of address space (a sparse file), for the benchmark's 100,000 users.
+    "olcDbMaxSize: 1073741824\n"
 )
 # Loaded after the schemas, which define `member`.
 MEMBER_OF = (

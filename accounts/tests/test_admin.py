@@ -6,6 +6,7 @@ from http import HTTPStatus
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
 from django.utils import translation
 
@@ -58,6 +59,28 @@ class TestChangelist:
     def test_search__ignores_case(self, admin_client, students):
         response = admin_client.get(CHANGELIST, {"q": "JSMITH"})
         assert usernames(response) == ["\\uni\\jsmith"]
+
+    def test_search__finds_the_display_name(self, admin_client, students):
+        User.objects.filter(username="\\uni\\adoe").update(display_name="Anna Doe")
+        response = admin_client.get(CHANGELIST, {"q": "anna d"})
+        assert usernames(response) == ["\\uni\\adoe"]
+        assert "Anna Doe" in response.content.decode()
+
+    def test_lookalike_approvals__listed_read_only(self, admin_client, students):
+        from accounts.models import LookalikeApproval
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO lookalike_approvals (username, looks_like) "
+                "VALUES ('\\uni\\adoe2', '\\uni\\adoe')"
+            )
+        page = admin_client.get("/admin/accounts/lookalikeapproval/")
+        assert page.status_code == HTTPStatus.OK
+        assert "\\uni\\adoe2" in page.content.decode()
+        approval = LookalikeApproval.objects.get()
+        change = f"/admin/accounts/lookalikeapproval/{approval.pk}/delete/"
+        assert admin_client.post(change, {"post": "yes"}).status_code == 403
+        assert LookalikeApproval.objects.exists()
 
     @pytest.mark.parametrize(
         ("query", "expected"),

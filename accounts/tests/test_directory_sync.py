@@ -1,6 +1,6 @@
-"""sync_directory against real directories: OpenLDAP's slapd with AD's attributes
-(a size limit of 1,000 as AD's page size, memberOf), and Samba's AD DC where it
-is installed (tests marked `directory`)."""
+"""sync_directory against a real directory: OpenLDAP's slapd with AD's attributes
+(a size limit of 1,000 as AD's page size, memberOf). Against Samba's AD DC:
+signin/tests/test_directory.py, which shares its DC with the sign-in tests."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import logging
 from http import HTTPStatus
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
@@ -18,7 +17,7 @@ from django.test import Client
 from accounts.models import LookalikeApproval, Session, User
 from audit.models import AuthEvent, Kind
 from config.directories import directories
-from testsupport import samba, slapd
+from testsupport import slapd
 from testsupport.servers import SECRET_KEY, manage
 
 pytestmark = pytest.mark.django_db
@@ -461,76 +460,3 @@ def test_json_alone_on_stdout__exit_status_1_on_failure(database_url, lincoln_se
     assert failed.returncode == 1
     assert "error" in json.loads(failed.stdout)["domains"]["lincoln"]
     assert "Traceback" not in failed.stderr
-
-
-# Samba's AD DC: the directory a school runs.
-ADMIN_DN = f"CN=Administrator,CN=Users,{samba.BASE_DN}"
-SAMBA_HOST = "127.0.0.2"  # not the sign-in tests' DC address: both may run at once
-
-
-@pytest.fixture(scope="module")
-def dc():
-    if reason := samba.available(SAMBA_HOST):
-        pytest.skip(reason)
-    server = samba.SambaDC(SAMBA_HOST).start()
-    try:
-        for name in ("ada", "bob", "cyd", "dee", "eve", "fay", "gus", "hal", "ivy"):
-            server.add_user(name, "Student-Pass-1", f"--given-name={name.title()}")
-        server.tool("group", "add", "Counselors")
-        server.tool("group", "add", "Counseling staff")
-        server.tool("group", "addmembers", "Counselors", "ada")
-        server.tool("group", "addmembers", "Counseling staff", "Counselors")
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def uni(settings, monkeypatch, dc):
-    use(
-        settings,
-        monkeypatch,
-        DIRECTORY_DOMAINS="uni",
-        DIRECTORY_UNI_URL=dc.url,
-        DIRECTORY_UNI_CA_FILE=str(dc.tls["ca"]),
-        DIRECTORY_UNI_BASE_DN=samba.BASE_DN,
-        DIRECTORY_UNI_BIND_DN=ADMIN_DN,
-        DIRECTORY_UNI_BIND_PASSWORD=samba.ADMIN_PASSWORD,
-        DIRECTORY_UNI_STAFF_GROUPS="Counseling staff",
-        DIRECTORY_UNI_GROUPS="Counselors=Counselors",
-        DIRECTORY_UNI_MAX_BLOCK_SHARE="50%",
-    )
-    return dc
-
-
-@pytest.mark.directory
-class TestActiveDirectory:
-    """One test, as the directory changes along a school year (the DC is shared)."""
-
-    def test_a_school_year(self, uni):
-        first = sync()["uni"]
-        # The nine students, and Samba's own enabled accounts (Administrator).
-        students = {"ada", "bob", "cyd", "dee", "eve", "fay", "gus", "hal", "ivy"}
-        names = {
-            u.split("\\")[2] for u in User.objects.values_list("username", flat=True)
-        }
-        assert students | {"Administrator"} <= names
-        assert first["created"] == len(names)
-        ada = User.objects.get(username="\\uni\\ada")
-        assert ada.is_staff  # Counselors is in Counseling staff
-        assert Group.objects.get(name="Counselors").user_set.get() == ada
-        assert sync()["uni"]["unchanged"] == len(names)
-
-        bob = User.objects.get(username="\\uni\\bob")
-        uni.tool("user", "disable", "bob")
-        uni.tool("user", "rename", "cyd", "--samaccountname=cyd2")
-        uni.tool("user", "delete", "dee")
-        changed = sync()["uni"]
-        assert (changed["blocked"], changed["updated"]) == (2, 1)
-        assert User.objects.get(pk=bob.pk).is_blocked
-        assert User.objects.filter(username="\\uni\\cyd2", is_blocked=False).exists()
-        assert User.objects.get(username="\\uni\\dee").is_blocked
-
-        uni.tool("user", "enable", "bob")
-        assert sync()["uni"]["unblocked"] == 1
-        assert not User.objects.get(pk=bob.pk).is_blocked

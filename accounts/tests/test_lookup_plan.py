@@ -3,10 +3,11 @@
 from http import HTTPStatus
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
+from core.audit_context import tell_audit
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +16,14 @@ pytestmark = pytest.mark.django_db
 def _many_users_committed(django_db_setup, django_db_blocker):
     """100,000 users, inserted once for the module (each test rolls back its own
     changes); emptied again, with their audit trail, when the module ends."""
-    with django_db_blocker.unblock(), connection.cursor() as cursor:
+    with (
+        django_db_blocker.unblock(),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        # A batch, as import_users makes one: its 100,000 events raise no notice
+        # (and so write no log line each).
+        tell_audit(via="tests")
         cursor.execute(
             "INSERT INTO users (username, password_hash) "
             "SELECT '\\uni\\user' || n, 'x' FROM generate_series(1, 100000) AS n"

@@ -98,6 +98,13 @@ class TestLogin:
         assert response.json() == {"id": str(user.pk), "username": "\\uni\\jsmith"}
         assert frontend.get("/api/auth/me").json()["username"] == "\\uni\\jsmith"
 
+    def test_me__says_the_display_name(self, frontend, user):
+        user.display_name = "Jane Smith"
+        user.save()
+        frontend.sign_in()
+        me = frontend.get("/api/auth/me").json()
+        assert (me["username"], me["display_name"]) == ("\\uni\\jsmith", "Jane Smith")
+
     def test_rotates_the_session_key(self, frontend):
         frontend.client.session.save()  # a session from before signing in
         before = frontend.client.cookies["sessionid"].value

@@ -6,11 +6,13 @@ through the DIRECTORY_* variables, read as the settings read them.
 
 from __future__ import annotations
 
+import io
 import json
 import time
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import User
@@ -441,3 +443,58 @@ class TestSettings:
         settings.SIGNIN_FAILURE_LIMIT = 4
         assert lockout_below_directory_lockout() == []
         call_command("check")  # a warning does not stop start-up
+
+
+@pytest.mark.directory
+class TestRosterSync:
+    """sync_directory against the DC, as its directory changes along a school
+    year: in an OU of its own, so that the sign-in tests' users stay out."""
+
+    OU = f"OU=Roster,{samba.BASE_DN}"
+
+    @pytest.fixture
+    def roster(self, settings, monkeypatch, dc):
+        if "Roster" not in dc.tool("ou", "list"):
+            dc.tool("ou", "add", self.OU)
+            for name in ("ada", "bob", "cyd", "dee", "eve"):
+                dc.add_user(name, PASSWORD, f"--userou={self.OU.split(',')[0]}")
+            for group in ("Roster counselors", "Roster staff"):
+                dc.tool("group", "add", group, f"--groupou={self.OU.split(',')[0]}")
+            dc.tool("group", "addmembers", "Roster counselors", "ada")
+            dc.tool("group", "addmembers", "Roster staff", "Roster counselors")
+        configure(
+            settings,
+            monkeypatch,
+            dc,
+            DIRECTORY_UNI_BASE_DN=self.OU,
+            DIRECTORY_UNI_STAFF_GROUPS="Roster staff",
+            DIRECTORY_UNI_GROUPS="Roster counselors=Counselors",
+            DIRECTORY_UNI_MAX_BLOCK_SHARE="50%",
+        )
+        return dc
+
+    def sync(self) -> dict:
+        out = io.StringIO()
+        call_command("sync_directory", "--format", "json", stdout=out)
+        return json.loads(out.getvalue())["domains"]["uni"]
+
+    def test_a_school_year(self, roster):
+        assert self.sync()["created"] == 5
+        ada = User.objects.get(username="\\uni\\ada")
+        assert ada.is_staff  # Roster counselors is in Roster staff: nested
+        assert list(ada.groups.values_list("name", flat=True)) == ["Counselors"]
+        assert self.sync()["unchanged"] == 5
+
+        bob = User.objects.get(username="\\uni\\bob")
+        roster.tool("user", "disable", "bob")
+        roster.tool("user", "rename", "cyd", "--samaccountname=cyd2")
+        roster.tool("user", "delete", "dee")
+        changed = self.sync()
+        assert (changed["blocked"], changed["updated"]) == (2, 1)
+        assert User.objects.get(pk=bob.pk).is_blocked
+        assert User.objects.filter(username="\\uni\\cyd2", is_blocked=False).exists()
+        assert User.objects.get(username="\\uni\\dee").is_blocked
+
+        roster.tool("user", "enable", "bob")
+        assert self.sync()["unblocked"] == 1
+        assert not User.objects.get(pk=bob.pk).is_blocked
