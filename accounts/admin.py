@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.forms import LoginForm, UserCreationForm, UserEditForm
-from accounts.models import Session, User
+from accounts.models import LookalikeApproval, Session, User
 from core.paginators import UserPaginator
 
 admin.site.login_form = LoginForm
@@ -269,3 +269,23 @@ class UserAdmin(DjangoUserAdmin):
             else ngettext("Unblocked %d user.", "Unblocked %d users.", count)
         )
         self.message_user(request, template % count, messages.SUCCESS)
+
+
+@admin.register(LookalikeApproval)
+class LookalikeApprovalAdmin(admin.ModelAdmin):
+    """Names approved as look-alikes of another user's (sync_directory and
+    import_users --allow-lookalike): read-only, as the database has it (only the
+    owner role may write the table)."""
+
+    list_display = ("username", "looks_like", "approved_by", "approved_at")
+    search_fields = ("username", "looks_like")
+    ordering = ("-approved_at",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
