@@ -296,7 +296,9 @@ class TestUsers:
         ]
         assert event_lines(caplog) == []
         [run] = [r.getMessage() for r in caplog.records if "import_users" in r.name]
-        assert run == f"import_users {path}: 2 created, 0 updated, 0 blocked, 0 unchanged"
+        assert (
+            run == f"import_users {path}: 2 created, 0 updated, 0 blocked, 0 unchanged"
+        )
 
     def test_import_dry_run__no_event_and_no_event_line(self, tmp_path, db, caplog):
         caplog.set_level(logging.INFO)
