@@ -37,6 +37,9 @@ def migrated() -> dict[str, str]:
 
 def test_every_function__has_one_home():
     assert sorted(migrated()) == sorted(homes())
+    # One file a function, in one app: not a second copy elsewhere.
+    stems = [path.stem for app in APPS for path in (ROOT / app / "sql").glob("*.sql")]
+    assert len(stems) == len(set(stems))
 
 
 @pytest.mark.parametrize("name", sorted(homes()))
