@@ -131,8 +131,9 @@ NGINX := $(shell command -v nginx 2>/dev/null)
 PGBOUNCER := $(shell command -v pgbouncer 2>/dev/null)
 # Samba's AD domain controller provisions only as root (as CI runs).
 SAMBA := $(if $(filter 0,$(shell id -u)),$(shell command -v samba-tool 2>/dev/null))
+SLAPD := $(wildcard /usr/sbin/slapd)
 NOT_RUN := $(if $(and $(CHROMIUM),$(CHROMEDRIVER)),,browser) $(if $(NGINX),,nginx) \
-  $(if $(PGBOUNCER),,pgbouncer) $(if $(SAMBA),,directory)
+  $(if $(PGBOUNCER),,pgbouncer) $(if $(SAMBA),,directory) $(if $(SLAPD),,slapd)
 comma := ,
 MARKERS := $(subst $(comma), and ,$(subst $() ,$(comma),$(strip $(foreach m,$(NOT_RUN),not_$(m)))))
 # On 2 workers (pytest-xdist), a test file each at a time: its module fixtures

@@ -20,7 +20,7 @@ from config.directories import directories
 from testsupport import slapd
 from testsupport.servers import SECRET_KEY, manage
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slapd]
 PASSWORD = "Lincoln-Pass-1"
 
 
