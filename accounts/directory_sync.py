@@ -39,7 +39,6 @@ from config.directories import Directory, variable
 PAGE_SIZE = 1000
 ACCOUNT_DISABLED = 2  # userAccountControl's "account disabled" bit
 USERNAME_FIELD = User._meta.get_field("username")
-OUTAGES = (ldap.SERVER_DOWN, ldap.TIMEOUT, ldap.CONNECT_ERROR, ldap.UNAVAILABLE)
 
 CREATE_ENTRIES = """
 CREATE TEMPORARY TABLE directory_entries (
@@ -262,7 +261,7 @@ def sync(
     include_staff: bool = False,
     force: bool = False,
     allow_lookalikes: list[str] = (),
-    phase: Callable[[str], None] = lambda name: None,
+    phase: Callable[..., None] = lambda name, unit="": None,
     count: Callable[[int], None] = lambda n: None,
 ) -> Summary:
     """Bring the domain's users in step with its directory, in the caller's
@@ -280,7 +279,7 @@ def sync(
         "approved": [name.upper() for name in approved],
     }
     errors: list[tuple[str, str]] = []
-    phase(f"reading the {directory.domain} directory")
+    phase(f"reading the {directory.domain} directory", " entries")
     with _Reader(directory) as reader, connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS pg_temp.directory_entries")
         cursor.execute("DROP TABLE IF EXISTS pg_temp.directory_plan")
@@ -410,7 +409,7 @@ class _Reader:
                     f"the directory refused the bind of {self.var('BIND_DN')}: check "
                     f"it and {self.var('BIND_PASSWORD')}"
                 ) from None
-            except (*OUTAGES, ldap.LDAPError) as exc:
+            except ldap.LDAPError as exc:  # away, or TLS refused
                 failures.append(f"{url}: {_describe(exc)}")
                 continue
             self.connection = conn

@@ -6,10 +6,16 @@ Each fixture file is written here, as those tools write them."""
 from __future__ import annotations
 
 import codecs
+import contextlib
+import fcntl
 import io
 import json
+import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 import uuid
 
 import pytest
@@ -307,6 +313,33 @@ class TestOutput:
         assert json.loads(done.stdout)["created"] == 50
         assert "event=" not in done.stdout + done.stderr  # one line, not fifty
         assert f"import_users {path}: 50 created" in done.stderr
+
+    def test_on_a_terminal__a_bar_names_each_step(self, tmp_path, database_url):
+        path = tmp_path / "roster.csv"
+        path.write_text("username\n\\uni\\a\n")
+        leader, follower = pty.openpty()
+        # A terminal of 80 columns (a new pty has none: the bar would be cut to 0).
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        try:
+            done = subprocess.run(
+                [sys.executable, "manage.py", "import_users", str(path)],
+                cwd=ROOT,
+                env=child_env(**self.env(database_url)),
+                stdout=subprocess.PIPE,
+                stderr=follower,
+                timeout=60,
+                check=False,
+            )
+            os.close(follower)
+            drawn = b""
+            with contextlib.suppress(OSError):  # EIO: the writer is gone
+                while chunk := os.read(leader, 4096):
+                    drawn += chunk
+        finally:
+            os.close(leader)
+        assert done.returncode == 0
+        for step in ("reading the file", "checking the file", "creating users"):
+            assert step.encode() in drawn
 
     def test_export_into_head__ends_quietly(self, database_url):
         # About 100 kB: more than a pipe holds, so the export meets the closed end.

@@ -16,12 +16,12 @@ import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, transaction
-from tqdm import tqdm
 
 from accounts import provisioning
 from accounts.csv_import import FIELDS, RosterFile
 from accounts.models import User
 from accounts.names import login_name
+from accounts.progress import Progress
 from core.audit_context import tell_audit
 
 log = logging.getLogger(__name__)
@@ -97,12 +97,12 @@ class Command(BaseCommand):
             ) from None
         errors: list[tuple[int, str]] = []
         roster = RosterFile(binary, errors, domain=domain, columns=columns)
-        progress = _Progress(enabled=sys.stderr.isatty())
+        progress = Progress()
         try:
             with binary, transaction.atomic():
                 tell_audit(via="import_users", actor_id=actor.pk if actor else None)
                 summary = provisioning.import_rows(
-                    progress.rows(roster),
+                    progress.rows(roster, "reading the file", " rows"),
                     errors,
                     block_missing=options["block_missing"],
                     include_staff=options["include_staff"],
@@ -147,37 +147,6 @@ class Command(BaseCommand):
         )
         if roster.ignored:
             self.stdout.write(f"Columns not read: {', '.join(roster.ignored)}")
-
-
-class _Progress:
-    """A bar on a terminal: the rows as they are read, then each step's name."""
-
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar = None
-
-    def rows(self, rows):
-        self.bar = tqdm(
-            rows,
-            desc="reading the file",
-            unit=" rows",
-            disable=not self.enabled,
-            file=sys.stderr,
-        )
-        return self.bar
-
-    def phase(self, name: str) -> None:
-        self.close()
-        self.bar = tqdm(
-            desc=name,
-            bar_format="{desc} ({elapsed})",
-            disable=not self.enabled,
-            file=sys.stderr,
-        )
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _refusal(errors: list[tuple[int, str]]) -> str:

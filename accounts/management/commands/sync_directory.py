@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 
 import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, transaction
-from tqdm import tqdm
 
 from accounts.directory_sync import DirectoryAway, SyncRefused, sync
 from accounts.names import login_name
+from accounts.progress import Progress
 from accounts.provisioning import plural
 from core.audit_context import tell_audit
 
@@ -70,7 +69,7 @@ class Command(BaseCommand):
                 for n in options["allow_lookalike"]
             ]
             ours = [n for n in approved if n.split("\\")[1].lower() == directory.key]
-            progress = _Progress(enabled=sys.stderr.isatty())
+            progress = Progress()
             try:
                 with transaction.atomic():
                     tell_audit(via="sync_directory")
@@ -133,29 +132,6 @@ class Command(BaseCommand):
             raise CommandError(
                 f"sync_directory failed for {', '.join(failed)}: nothing changed there"
             )
-
-
-class _Progress:
-    """A bar on a terminal: the entries as they are read, then each step."""
-
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar = None
-
-    def phase(self, name: str) -> None:
-        self.close()
-        self.bar = tqdm(
-            desc=name, unit=" entries", disable=not self.enabled, file=sys.stderr
-        )
-
-    def count(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
 
 
 def _refusal(domain: str, errors: list[tuple[str, str]]) -> str:
