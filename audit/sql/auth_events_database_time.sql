@@ -6,7 +6,7 @@ BEGIN
     IF NOT pg_has_role(
         current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER'
     ) THEN
-        NEW.occurred_at := now();
+        NEW.occurred_at := statement_timestamp();
     END IF;
     RETURN NEW;
 END;
