@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 
 from accounts.csv_import import Row
-from accounts.models import User
 
 # The file's rows, then what PostgreSQL finds of them.
 CREATE_ROWS = """
@@ -175,15 +174,8 @@ RETURNING id, username
 COUNT_NEW = f"SELECT count(*) {NEW_ROWS}"
 COUNT_CHANGED = f"SELECT count(*) {CHANGED_ROWS}"
 COUNT_MISSING = f"SELECT count(*) {MISSING}"
-# Each changed user's entry in the admin's history, in the same statement: no
-# list of a million ids in Python, whatever the file's size.
-HISTORY = """
-WITH changed AS ({change})
-INSERT INTO django_admin_log
-    (action_time, user_id, content_type_id, object_id, object_repr, action_flag,
-     change_message)
-SELECT now(), %s, %s, id::text, username, %s, %s FROM changed
-"""
+# The rows a change wrote, counted in PostgreSQL: no list of a million ids in
+# Python, whatever the file's size.
 COUNTED = "WITH changed AS ({change}) SELECT count(*) FROM changed"
 EXPORT = """
 COPY (
@@ -237,19 +229,17 @@ def import_rows(
     dry_run=False,
     allow_lookalikes: Iterable[str] = (),
     actor=None,
-    source="",
     phase: Callable[[str], None] = lambda name: None,
 ) -> Summary:
     """Apply the rows, in the caller's transaction; raise ImportRefused with
     every error of every check (the rows', then the whole file's).
 
     A dry run makes the same checks and counts what would change, writing
-    nothing (no event either). With an `actor`, each created, updated or
-    blocked user gets an entry in the admin's history naming `source`.
+    nothing (no event either). The `actor` approves the look-alikes allowed;
+    the audit trail names who ran the import (the caller tells it).
     `phase` is told the name of each step, for a progress display.
     """
     summary = Summary()
-    history = _History(actor, source)
     approved = sorted({name.upper(): name for name in allow_lookalikes}.values())
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS pg_temp.import_rows")
@@ -290,18 +280,16 @@ def import_rows(
         phase("creating users")
         try:
             with transaction.atomic():
-                summary.created = history.apply(cursor, INSERT, "created")
+                summary.created = _apply(cursor, INSERT)
         except IntegrityError as exc:
             if getattr(exc.__cause__.diag, "constraint_name", None) != LOOKALIKE_INDEX:
                 raise
             raise ImportRefused(_lookalikes(cursor, approved)) from None
         phase("updating users")
-        summary.updated = history.apply(cursor, UPDATE, "updated")
+        summary.updated = _apply(cursor, UPDATE)
         if block_missing:
             phase("blocking the users not in the file")
-            summary.blocked = history.apply(
-                cursor, BLOCK_MISSING, "blocked", [include_staff]
-            )
+            summary.blocked = _apply(cursor, BLOCK_MISSING, [include_staff])
     return summary
 
 
@@ -339,32 +327,10 @@ def _approvals(cursor, approved: list[str], errors) -> list[tuple[str, str]]:
     return pairs
 
 
-class _History:
-    """Run a change, with its entries in the admin's history when there is an actor."""
-
-    def __init__(self, actor, source: str) -> None:
-        from django.contrib.admin.models import ADDITION, CHANGE
-        from django.contrib.contenttypes.models import ContentType
-
-        self.actor = actor
-        self.content_type = ContentType.objects.get_for_model(User).pk
-        self.entries = {
-            "created": (ADDITION, f"Imported from {source}."),
-            "updated": (CHANGE, f"Updated by an import from {source}."),
-            "blocked": (CHANGE, f"Blocked by an import from {source}: not in it."),
-        }
-
-    def apply(self, cursor, change: str, what: str, params=()) -> int:
-        """Run `change` (an INSERT or UPDATE returning id, username); count its rows."""
-        if self.actor is None:
-            cursor.execute(COUNTED.format(change=change), params)
-            return cursor.fetchone()[0]
-        flag, message = self.entries[what]
-        cursor.execute(
-            HISTORY.format(change=change),
-            [*params, self.actor.pk, self.content_type, flag, message],
-        )
-        return cursor.rowcount
+def _apply(cursor, change: str, params=()) -> int:
+    """Run `change` (an INSERT or UPDATE returning id, username); count its rows."""
+    cursor.execute(COUNTED.format(change=change), params)
+    return cursor.fetchone()[0]
 
 
 def export_users(out: io.TextIOBase, *, with_hashes: bool) -> None:

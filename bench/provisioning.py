@@ -7,7 +7,7 @@
   loaded with slapadd), the first run and a second with no change (0 writes).
 
 Each runs `manage.py ... --format json` as an operator would, with a superuser
-present (so the admin's history is written too); its time is the wall clock,
+present (the audit trail names it as the actor); its time is the wall clock,
 its memory the peak RSS of that process (wait4).
 """
 

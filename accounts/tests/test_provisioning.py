@@ -7,12 +7,13 @@ from http import HTTPStatus
 
 import bcrypt
 import pytest
-from django.contrib.admin.models import ADDITION, LogEntry
+from django.contrib.admin.models import LogEntry
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 
 from accounts.models import Session, User
+from audit.models import AuthEvent, Kind
 from testsupport.servers import SECRET_KEY, manage
 
 pytestmark = pytest.mark.django_db
@@ -377,21 +378,24 @@ class TestHashRules:
         assert sign_in("\\uni\\a").status_code == HTTPStatus.OK
 
 
-class TestHistory:
-    def test_the_import_is_in_the_admins_history(self, tmp_path):
+class TestWho:
+    """The audit trail names who imported: the first superuser, or --by."""
+
+    def test_the_import_is_the_first_superusers__in_the_audit_trail(self, tmp_path):
         root = User.objects.create_superuser("\\corp\\root", password=PASSWORD)
         run(tmp_path, "username\n\\uni\\a\n")
         created = User.objects.get(username="\\uni\\a")
-        entry = LogEntry.objects.get(object_id=str(created.pk))
-        assert entry.action_flag == ADDITION
-        assert entry.user_id == root.pk
-        assert "Imported from" in entry.change_message
+        event = AuthEvent.objects.get(kind=Kind.USER_CREATED, user=created)
+        assert (event.actor, event.detail) == (root, {"via": "import_users"})
+        # The audit trail is the record: not one admin history entry a user.
+        assert not LogEntry.objects.exists()
 
     def test_by__names_the_staff_user(self, tmp_path):
         User.objects.create_superuser("\\corp\\root", password=PASSWORD)
         staffer = User.objects.create_user("\\corp\\ops", is_staff=True)
         run(tmp_path, "username\n\\uni\\a\n", "--by", "\\corp\\ops")
-        assert LogEntry.objects.get().user_id == staffer.pk
+        event = AuthEvent.objects.get(kind=Kind.USER_CREATED, username="\\uni\\a")
+        assert event.actor == staffer
 
 
 class TestExport:

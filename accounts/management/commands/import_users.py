@@ -75,7 +75,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--by",
             metavar="USERNAME",
-            help="the staff user the admin's history names (default: first superuser)",
+            help="the staff user the audit trail names (default: the first superuser)",
         )
         parser.add_argument("--format", choices=["text", "json"], default="text")
 
@@ -109,7 +109,6 @@ class Command(BaseCommand):
                     dry_run=options["dry_run"],
                     allow_lookalikes=approved,
                     actor=actor,
-                    source=options["file"],
                     phase=progress.phase,
                 )
         except provisioning.ImportRefused as refused:
