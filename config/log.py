@@ -1,6 +1,6 @@
 """Log lines: one per event, no secret in any of them, no forged line breaks.
 
-Used by Django's logging (config/settings.py) and gunicorn's (gunicorn.conf.py);
+Used by Django's logging (config/settings/logs.py) and gunicorn's (gunicorn.conf.py);
 Django-free, so that gunicorn's master can use it.
 """
 

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if not command:
         parser.error("give the command to run after --")
 
-    # Real environment variables win over `.env`, as in config/settings.py, and
+    # Real environment variables win over `.env`, as in config/settings/core.py, and
     # the same DJANGO_ENV_FILE names it (empty: none, as make test sets it).
     source = "the environment" if os.environ.get("DATABASE_URL") else ".env"
     if env_file := os.environ.get("DJANGO_ENV_FILE", ".env"):

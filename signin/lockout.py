@@ -1,4 +1,4 @@
-"""The lockout policy, as django-axes' callables (AXES_* in config/settings.py).
+"""The lockout policy, as django-axes' callables (AXES_* in config/settings/signin.py).
 
 axes' backend, first of AUTHENTICATION_BACKENDS, refuses a locked-out attempt
 before any password is hashed, and its middleware answers with

@@ -1,7 +1,7 @@
 """Configuration from the environment: parsing, the live pool, and bad values."""
 
+import importlib
 import os
-import runpy
 import subprocess
 import sys
 from urllib.parse import quote
@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.db.backends.postgresql.base import DatabaseWrapper
 
+import config
 from accounts.models import User
 from config import env as readers
 from config.pool import check_connection
@@ -42,12 +43,17 @@ def run(args, env, cwd=ROOT, *, dotenv=False):
 
 
 def load_settings(monkeypatch, **env):
-    """Execute config/settings.py afresh with only `env` of the project's variables."""
+    """Load the settings (config/settings/) afresh with only `env` of the project's
+    variables; the modules loaded before come back after the test."""
     for name in os.environ.keys() - child_env().keys():
         monkeypatch.delenv(name)
     for name, value in {**GOOD, **env}.items():
         monkeypatch.setenv(name, value)
-    return runpy.run_path(str(ROOT / "config" / "settings.py"))
+    for name in list(sys.modules):
+        if name == "config.settings" or name.startswith("config.settings."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(config, "settings", config.settings)
+    return vars(importlib.import_module("config.settings"))
 
 
 class TestReaders:

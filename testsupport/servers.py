@@ -33,7 +33,7 @@ def child_env(**extra: str) -> dict[str, str]:
     that checks configuration must see only what its test sets.
     """
     base = {k: v for k, v in os.environ.items() if not k.startswith(PROJECT_PREFIXES)}
-    # Nor from a developer's `.env` (config/settings.py reads DJANGO_ENV_FILE).
+    # Nor from a developer's `.env` (config/settings/core.py reads DJANGO_ENV_FILE).
     return {**base, "DJANGO_ENV_FILE": "", **extra}
 
 
