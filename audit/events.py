@@ -20,13 +20,14 @@ from django.contrib.auth.signals import (
     user_logged_out,
     user_login_failed,
 )
-from django.db import connection, transaction
+from django.db import connection
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 from audit.models import Kind
 from config.log import logfmt
+from config.middleware import in_transaction
 from core.audit_context import tell_audit
 from core.clients import client_ip, user_agent
 
@@ -38,9 +39,6 @@ VALUES (%s, coalesce(%s::uuid, (
     SELECT id FROM users WHERE upper(username) = upper(%s) LIMIT 1
 )), %s, %s, %s, %s)
 """
-READS = ("GET", "HEAD", "OPTIONS")
-# Sign-ins record their own event, with the address: no context to set.
-SIGN_IN_PATHS = ("/api/auth/login", "/admin/login/")
 
 
 def record(
@@ -120,17 +118,17 @@ def _signed_out(sender, request=None, user=None, **kwargs) -> None:
 
 
 class AuditContextMiddleware:
-    """Run each request that may change something in one transaction, which first
-    tells the audit triggers its address, user agent and, in the admin, the staff
-    user acting (core.audit_context). Reads cost nothing extra."""
+    """Tell the audit triggers the address, user agent and, in the admin, the
+    staff user acting (core.audit_context), in the transaction of each request
+    that may change something (config.middleware.TransactionPerChangeMiddleware,
+    before this one). Reads, and sign-ins (which record their own event with
+    the address), cost nothing extra."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method in READS or request.path in SIGN_IN_PATHS:
-            return self.get_response(request)
-        with transaction.atomic():
+        if in_transaction(request) and connection.in_atomic_block:
             user = getattr(request, "user", None)
             staff = user is not None and user.is_authenticated and user.is_staff
             tell_audit(
@@ -140,4 +138,4 @@ class AuditContextMiddleware:
                 ip=client_ip(request),
                 user_agent=user_agent(request),
             )
-            return self.get_response(request)
+        return self.get_response(request)

@@ -63,7 +63,10 @@ MIDDLEWARE = [
     "config.middleware.UnavailableMiddleware",
     # Turns a request flagged as locked out into its 429.
     "axes.middleware.AxesMiddleware",
-    "audit.events.AuditContextMiddleware",  # a change's who and where, for triggers
+    # Each request that may change something in one transaction, which first
+    # tells the audit triggers the change's who and where.
+    "config.middleware.TransactionPerChangeMiddleware",
+    "audit.events.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
