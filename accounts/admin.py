@@ -4,7 +4,6 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import connection
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
@@ -79,20 +78,13 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.display(description=_("Sessions"))
     def session_table(self, user):
-        """List the user's live sessions, never their keys (each is a credential),
-        and link to their events in the audit trail (the audit app)."""
+        """List the user's live sessions, never their keys (each is a credential)."""
         rows = user.sessions.live().order_by("-last_seen_at")
-        events = format_html(
-            '<p><a href="{}?user__id__exact={}">{}</a></p>',
-            reverse("admin:audit_authevent_changelist"),
-            user.pk,
-            _("Security events of this user"),
-        )
         if not rows:
-            return format_html("{}{}", _("None"), events)
+            return _("None")
         return format_html(
             "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>"
-            "</thead><tbody>{}</tbody></table>{}",
+            "</thead><tbody>{}</tbody></table>",
             _("Created"),
             _("Last seen"),
             _("IP address"),
@@ -110,7 +102,6 @@ class UserAdmin(DjangoUserAdmin):
                     for row in rows
                 ),
             ),
-            events,
         )
 
     # A search that matches at most this many users is counted and paged by key.

@@ -6,6 +6,7 @@ Django's own do, not when it passes a number of lines."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,26 @@ def test_no_import_circles():
 
     for name in sorted(graph):
         visit(name, [])
+
+
+# An admin URL name, `admin:<app label>_<model>_<view>`, in code or a template.
+ADMIN_URL = re.compile(r"admin:([a-z]+)_[a-z]+_[a-z]+")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        *production_modules(),
+        *sorted(p for app in APPS for p in (ROOT / app).rglob("templates/**/*.html")),
+    ],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_admin_links__go_the_same_way_as_imports(path):
+    """A page may link to another app's admin only where its code may import it:
+    accounts' admin does not know the audit trail's URLs (audit adds its link)."""
+    app = path.relative_to(ROOT).parts[0]
+    linked = set(ADMIN_URL.findall(path.read_text())) & set(APPS)
+    assert linked <= MAY_IMPORT[app] | {app}
 
 
 def test_bench__imports_no_test_module():
