@@ -9,6 +9,6 @@ class SigninConfig(AppConfig):
 
     def ready(self) -> None:
         # Connect the receivers: each sign-in clears the user's failures, gives
-        # the browser its device cookie and records the authentication time.
-        # The directory's receivers (signin.directory) and the start-up checks.
-        from signin import checks, directory, lockout, reauth  # noqa: F401
+        # the browser its device cookie and records the authentication time
+        # (signin.signals); the directory's (signin.directory); the start-up checks.
+        from signin import checks, directory, signals  # noqa: F401

@@ -28,9 +28,7 @@ from http import HTTPStatus
 from axes.models import AccessAttempt
 from axes.utils import reset
 from django.conf import settings
-from django.contrib.auth.signals import user_logged_in
 from django.db.models import Sum
-from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -152,10 +150,9 @@ def client_str(username, ip_address, user_agent, path_info, request) -> str:
     return logfmt(user=username, ip=ip_address, user_agent=user_agent, path=path_info)
 
 
-@receiver(user_logged_in, dispatch_uid="signin.lockout.signed_in")
-def _signed_in(sender, request=None, user=None, **kwargs) -> None:
-    if request is None:
-        return
+def signed_in(request: HttpRequest, user) -> None:
+    """After a sign-in (signin.signals): clear the user's own failures, their
+    device's too, and give the browser its device cookie for the name."""
     key = lockout_key(user.get_username())
     reset(username=key)
     if device := devices.device_of(request, key):

@@ -14,8 +14,6 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.contrib.auth.signals import user_logged_in
-from django.dispatch import receiver
 from django.http import HttpRequest
 from ninja.errors import AuthenticationError
 from ninja.security import SessionAuth
@@ -51,9 +49,3 @@ class RecentSessionAuth(SessionAuth):
 
 
 recently_authenticated = RecentSessionAuth()
-
-
-@receiver(user_logged_in, dispatch_uid="signin.reauth.signed_in")
-def _signed_in(sender, request=None, **kwargs) -> None:
-    if request is not None and hasattr(request, "session"):
-        record_authentication(request)
