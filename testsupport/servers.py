@@ -394,3 +394,16 @@ http {{
     def stop(self) -> None:
         _end(self.process, timeout=10)
         shutil.rmtree(self.prefix, ignore_errors=True)
+
+
+def slowest(answers):
+    return max(seconds for *_, seconds in answers)
+
+
+def seconds_until_healthy(app, limit=5.0):
+    """Probe until /health answers 200; return the wait (inf after `limit` s)."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if app.get("/health", timeout=5)[0] == HTTPStatus.OK:
+            return time.monotonic() - started
+    return float("inf")

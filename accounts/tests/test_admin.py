@@ -17,13 +17,6 @@ CHANGELIST = "/admin/accounts/user/"
 
 
 @pytest.fixture
-def admin_client(client):
-    admin = User.objects.create_superuser("\\corp\\admin", password="admin-pass-1")
-    client.force_login(admin)
-    return client
-
-
-@pytest.fixture
 def students(db):
     return [
         User.objects.create_user("\\uni\\jsmith", password="pw-12345678"),
@@ -50,7 +43,7 @@ class TestChangelist:
             "updated_at",
         ]
         assert usernames(response) == [
-            "\\corp\\admin",
+            "\\corp\\root",
             "\\lab\\kim",
             "\\uni\\adoe",
             "\\uni\\jsmith",
@@ -86,7 +79,7 @@ class TestChangelist:
         ("query", "expected"),
         [
             ({"is_blocked__exact": "1"}, ["\\uni\\adoe"]),
-            ({"is_staff__exact": "1"}, ["\\corp\\admin", "\\lab\\kim"]),
+            ({"is_staff__exact": "1"}, ["\\corp\\root", "\\lab\\kim"]),
         ],
     )
     def test_filters__by_blocked_and_staff(
@@ -218,18 +211,18 @@ def messages_of(response):
 class TestActionPermissions:
     """Blocking is a change: who may do it to whom."""
 
-    def test_view_only_staff__cannot_block_anyone(self, staff_client, students):
+    def test_view_only_staff__cannot_block_anyone(
+        self, staff_client, students, superuser
+    ):
         client = staff_client("view_user")
-        admin = User.objects.create_superuser("\\corp\\root", password="root-pass-1")
-        act(client, "block", [admin, *students])
+        act(client, "block", [superuser, *students])
         assert not User.objects.filter(is_blocked=True).exists()
 
     def test_staff_with_change__blocks_students_but_not_a_superuser(
-        self, staff_client, students
+        self, staff_client, students, superuser
     ):
         client = staff_client("view_user", "change_user")
-        admin = User.objects.create_superuser("\\corp\\root", password="root-pass-1")
-        response = act(client, "block", [admin, students[0]])
+        response = act(client, "block", [superuser, students[0]])
         assert list(User.objects.filter(is_blocked=True)) == [students[0]]
         assert (
             "Only a superuser can block or unblock staff or a superuser."
@@ -237,7 +230,7 @@ class TestActionPermissions:
         )
 
     def test_nobody__blocks_themselves(self, admin_client, students):
-        me = User.objects.get(username="\\corp\\admin")
+        me = User.objects.get(username="\\corp\\root")
         response = act(admin_client, "block", [me, students[0]])
         assert list(User.objects.filter(is_blocked=True)) == [students[0]]
         assert "You cannot block yourself." in messages_of(response)

@@ -7,9 +7,9 @@ from django.contrib.auth import authenticate
 from django.test import RequestFactory
 
 from accounts.models import User
+from testsupport.frontend import PASSWORD
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct horse 42"
 
 
 class TestAuthenticate:

@@ -15,8 +15,8 @@ from django.db import IntegrityError, connection
 from django.test import Client
 
 from accounts.models import Session, User
+from testsupport.frontend import PASSWORD
 
-PASSWORD = "correct horse 42"
 BLOCKED_SESSIONS = (
     "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id "
     "WHERE u.is_blocked"

@@ -6,9 +6,9 @@ from django.db import IntegrityError, connection
 
 from accounts.forms import UserCreationForm
 from accounts.models import User
+from testsupport.frontend import PASSWORD
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct horse 42"
 
 # Each pair looks the same: the second must be refused once the first exists.
 LOOKALIKES = [

@@ -82,12 +82,10 @@ class TestAdminAtScale:
     """The admin's list, search and pages at 100,000 users: plans and queries."""
 
     @pytest.fixture
-    def admin_client(self, client, many_users):
-        admin = User.objects.create_superuser("\\corp\\root", password="root-pass-1")
-        client.force_login(admin)
+    def admin_client(self, admin_client, many_users):
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE users")
-        return client
+        return admin_client
 
     def test_search__uses_the_trigram_index(self, many_users):
         plan = User.objects.filter(username__icontains="USER4242").explain()
@@ -215,14 +213,9 @@ class TestAdminAtScale:
         assert page.endswith('ORDER BY "users"."username" ASC LIMIT 100 OFFSET 900')
 
 
+@pytest.mark.usefixtures("many_users")
 class TestWholeNameSearch:
     """A term with both backslashes is a prefix search: same results, btree."""
-
-    @pytest.fixture
-    def admin_client(self, client, many_users):
-        admin = User.objects.create_superuser("\\corp\\root", password="root-pass-1")
-        client.force_login(admin)
-        return client
 
     @pytest.mark.parametrize(
         "term",

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from accounts.models import User
-from accounts.tests.test_validators import INVALID, LOOKALIKES
+from accounts.tests.usernames import INVALID, LOOKALIKES
 from config import settings as project_settings
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 
 from accounts.models import User
 from accounts.password_validation import UsernamePartsValidator
-from tests.test_settings import load_settings
+from testsupport.settings import load_settings
 
 USERNAME = "\\uni\\jsmith"
 

@@ -14,10 +14,10 @@ from django.test import Client
 
 from accounts.models import Session, User
 from audit.models import AuthEvent, Kind
+from testsupport.frontend import PASSWORD
 from testsupport.servers import SECRET_KEY, manage
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct horse 42"
 
 
 @pytest.fixture(autouse=True)

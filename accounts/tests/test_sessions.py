@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from accounts.models import Session, User
 from accounts.sessions import SessionStore
+from testsupport.frontend import PASSWORD
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct horse 42"
 
 
 def sign_in(client, username="\\uni\\jsmith", password=PASSWORD):
@@ -36,11 +36,6 @@ def signed_in(user):
     ]
     assert Session.objects.filter(user=user).count() == 2
     return clients
-
-
-@pytest.fixture
-def superuser(db):
-    return User.objects.create_superuser("\\corp\\root", password="root-pass-1")
 
 
 def sql(statement, params=()):

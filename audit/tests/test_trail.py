@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts.models import Session, User
 from accounts.sessions import SessionStore
 from audit.models import AuthEvent, Kind
-from signin.tests.test_api import PASSWORD, Frontend
+from testsupport.frontend import PASSWORD, Frontend
 
 pytestmark = pytest.mark.django_db
 NEW = "a much longer new pass phrase 7"
@@ -37,19 +37,7 @@ def kinds(**filters):
 
 @pytest.fixture
 def frontend(user):
-    return Frontend("laptop/1.0")
-
-
-@pytest.fixture
-def staff(db):
-    return User.objects.create_superuser("\\corp\\root", password="root-pass-123")
-
-
-@pytest.fixture
-def admin_client(staff):
-    client = Client(REMOTE_ADDR="198.51.100.7")
-    client.force_login(staff)
-    return client
+    return Frontend("laptop/1.0")  # a user agent of LAPTOP_PHONE
 
 
 class TestSignIn:
@@ -84,13 +72,13 @@ class TestSignIn:
         frontend.post("/api/auth/logout")
         assert kinds() == [Kind.SIGNIN_SUCCEEDED, Kind.SIGNOUT]
 
-    def test_admin_sign_in(self, staff):
+    def test_admin_sign_in(self, superuser):
         client = Client()
         client.post(
             "/admin/login/",
-            {"username": staff.username, "password": "root-pass-123"},
+            {"username": superuser.username, "password": PASSWORD},
         )
-        assert kinds(user=staff) == [Kind.SIGNIN_SUCCEEDED]
+        assert kinds(user=superuser) == [Kind.SIGNIN_SUCCEEDED]
 
 
 def event_lines(caplog):

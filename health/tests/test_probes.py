@@ -1,6 +1,5 @@
 """The probes' contract, in-process through the WSGI wrapper that gunicorn serves."""
 
-import io
 import json
 import re
 import time
@@ -16,6 +15,7 @@ from config.pool import category
 from embedded_postgres.server import free_port
 from health.checks import CoolOff, Database
 from health.probes import serve_probes
+from testsupport.wsgi import call
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
@@ -43,33 +43,6 @@ def closed_port():
     yield saved
     connection.close_pool()
     connection.settings_dict["PORT"] = saved
-
-
-def call(application, method, path, host="10.0.3.17:8000", **extra):
-    """Return the status, headers and body the wrapper answers.
-
-    `extra` adds to or replaces the WSGI environ's entries.
-    """
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "QUERY_STRING": "",
-        "SERVER_NAME": "10.0.3.17",
-        "SERVER_PORT": "8000",
-        "HTTP_HOST": host,
-        "wsgi.input": io.BytesIO(),
-        "wsgi.errors": io.StringIO(),
-        "wsgi.url_scheme": "http",
-        **extra,
-    }
-    started = {}
-
-    def start_response(status, headers):
-        started["status"] = int(status.split()[0])
-        started["headers"] = dict(headers)
-
-    body = b"".join(application(environ, start_response))
-    return started["status"], started["headers"], body
 
 
 def assert_fresh_timestamp(body):

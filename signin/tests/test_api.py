@@ -6,61 +6,13 @@ from http import HTTPStatus
 
 import pytest
 from django.conf import settings as django_settings
-from django.contrib.auth.hashers import MD5PasswordHasher
 from django.test import Client
 
 from accounts.models import Session, User
+from testsupport.frontend import JSON, PASSWORD, CountingHasher, Frontend
 from testsupport.servers import SECRET_KEY, manage
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct horse 42"
-JSON = "application/json"
-
-
-class Frontend:
-    """A browser running the platform's frontend: a CSRF token, then JSON calls."""
-
-    def __init__(self, agent="browser/1.0"):
-        self.client = Client(enforce_csrf_checks=True, HTTP_USER_AGENT=agent)
-        self.refresh_token()
-
-    def refresh_token(self):
-        self.token = self.client.get("/api/auth/csrf").json()["csrf_token"]
-
-    def post(self, path, body=None, raw=None):
-        data = raw if raw is not None else json.dumps(body or {})
-        return self.client.post(
-            path, data, content_type=JSON, headers={"X-CSRFToken": self.token}
-        )
-
-    def delete(self, path):
-        return self.client.delete(path, headers={"X-CSRFToken": self.token})
-
-    def get(self, path):
-        return self.client.get(path)
-
-    def sign_in(self, username="\\uni\\jsmith", password=PASSWORD):
-        response = self.post(
-            "/api/auth/login", {"username": username, "password": password}
-        )
-        # Django rotates the CSRF token at sign-in, as it does the session key.
-        self.refresh_token()
-        return response
-
-
-@pytest.fixture
-def frontend(user):
-    return Frontend()
-
-
-class CountingHasher(MD5PasswordHasher):
-    """MD5 (fast, for tests) that counts the hashes it computes."""
-
-    calls = 0
-
-    def encode(self, password, salt):
-        CountingHasher.calls += 1
-        return super().encode(password, salt)
 
 
 class TestCsrf:

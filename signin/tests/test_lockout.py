@@ -15,13 +15,12 @@ from django.test import Client, RequestFactory
 from accounts.models import User
 from core.clients import client_ip
 from health.probes import serve_probes
-from health.tests.test_probes import call
 from signin import devices, hashers
-from signin.tests.test_api import CountingHasher
-from tests.test_settings import load_settings
+from testsupport.frontend import PASSWORD, CountingHasher
+from testsupport.settings import load_settings
+from testsupport.wsgi import call
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct horse 42"
 LIMIT = 5
 ADDRESS_LIMIT = 50
 
@@ -179,11 +178,9 @@ class TestLockout:
         fail(LIMIT + 2)
         assert attempt("\\uni\\jsmith", PASSWORD).status_code == HTTPStatus.OK
 
-    def test_staff__see_and_clear_lockouts_in_the_admin(self, user):
+    def test_staff__see_and_clear_lockouts_in_the_admin(self, user, admin_client):
         fail(LIMIT)
-        admin = User.objects.create_superuser("\\corp\\root", password="root-pass-1")
-        client = Client()
-        client.force_login(admin)
+        client = admin_client
         page = client.get("/admin/axes/accessattempt/")
         assert page.status_code == HTTPStatus.OK
         assert "\\UNI\\JSMITH" in page.content.decode()

@@ -11,17 +11,12 @@ from django.test import Client
 from accounts.models import Session, User
 from accounts.sessions import SessionStore
 from signin.reauth import AUTHENTICATED_AT
-from signin.tests.test_api import PASSWORD, Frontend
+from testsupport.frontend import PASSWORD, Frontend
 
 pytestmark = pytest.mark.django_db
 NEW = "a much longer new pass phrase 7"
 REAUTH_REQUIRED = {"error": "reauthentication required"}
 INVALID = {"error": "invalid credentials"}
-
-
-@pytest.fixture
-def frontend(user):
-    return Frontend()
 
 
 @pytest.fixture
