@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 # Blocking a user, or changing their password, ends their sessions: rows
 # deleted in the same statement, whether the ORM, the admin or raw SQL made the
-# change, so that unblocking never revives an old (perhaps stolen) session (#10).
+# change, so that unblocking never revives an old (perhaps stolen) session.
 # Deleting a user cascades through the foreign key (ON DELETE CASCADE).
 END_SESSIONS = """
 CREATE FUNCTION users_end_sessions() RETURNS trigger LANGUAGE plpgsql AS $$

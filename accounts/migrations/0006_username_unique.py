@@ -2,7 +2,7 @@
 
 # idx_users_username becomes unique, as idx_users_username_upper already makes
 # every name: ordered by name alone, the admin's list needs no tiebreaker on the
-# id, which PostgreSQL sorted for every page (#12). Reversible: the plain btree
+# id, which PostgreSQL sorted for every page. Reversible: the plain btree
 # comes back.
 
 from django.db import migrations, models
