@@ -26,7 +26,8 @@ from testsupport.servers import (
 )
 
 pytestmark = pytest.mark.pgbouncer
-INSTANCES = 6  # x 2 workers x a pool of 5 to 15: 60 to 180 client connections
+INSTANCES = 3  # x 2 workers x a pool of 10 to 15: 60 to 90 client connections
+POOL_MIN_SIZE = 10
 MAX_CONNECTIONS = 50
 POOL_SIZE = 20  # max_db_connections in docker/pgbouncer/pgbouncer.ini
 PASSWORD = "bouncer-test-pass-1"
@@ -59,6 +60,7 @@ def instances(server, bouncer, collected_static):
     env = {
         **app.env,
         "DATABASE_URL": bouncer.url(DATABASE),
+        "DB_POOL_MIN_SIZE": str(POOL_MIN_SIZE),
     }
     with ThreadPoolExecutor(INSTANCES) as pool:
         apps = list(pool.map(lambda _: Gunicorn(env), range(INSTANCES)))
@@ -106,7 +108,7 @@ def sign_in(app) -> tuple[int, str]:
         conn.close()
 
 
-def test_six_instances__share_pgbouncers_pool_without_errors(server, instances):
+def test_instances__share_pgbouncers_pool_without_errors(server, instances):
     stop = threading.Event()
     statuses: list[int] = []
     errors: list[str] = []

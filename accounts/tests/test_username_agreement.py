@@ -53,7 +53,7 @@ USERNAMES = st.one_of(
     st.builds(lambda n, c: "\\d\\" + c * n, st.integers(249, 254), EDGY),
 )
 
-EXAMPLES = 600
+EXAMPLES = 300
 
 
 def accepted_by_model(username):
@@ -134,4 +134,4 @@ def test_strategy__generates_hundreds_of_distinct_usernames():
         generated.add(username)
 
     collect()
-    assert len(generated) >= 500, len(generated)
+    assert len(generated) >= EXAMPLES * 0.8, len(generated)
