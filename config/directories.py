@@ -19,7 +19,7 @@ import ldap
 from django.core.exceptions import ImproperlyConfigured
 from django_auth_ldap.config import LDAPSearch, NestedActiveDirectoryGroupType
 
-from config.env import integer, number
+from config.env import integer, number, secret
 
 # Enabled user objects: people (not computers), without AD's "account disabled"
 # bit (userAccountControl 2, by the bitwise-AND matching rule).
@@ -164,7 +164,7 @@ def _directory(domain: str) -> tuple[Directory, dict]:
             f"{var('USER_FILTER')} must be an LDAP filter in parentheses"
         )
     bind_dn = os.environ.get(var("BIND_DN"), "").strip()
-    bind_password = os.environ.get(var("BIND_PASSWORD"), "")
+    bind_password = secret(var("BIND_PASSWORD"))
     if bool(bind_dn) != bool(bind_password):
         raise ImproperlyConfigured(
             f"{var('BIND_DN')} and {var('BIND_PASSWORD')} go together: set both "

@@ -16,6 +16,24 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 
+def secret(name: str) -> str:
+    """Read a secret from `name`, or from the file `name`_FILE names (Docker and
+    Kubernetes secrets), without its final newline; "" when neither is set."""
+    path = os.environ.get(f"{name}_FILE", "")
+    if not path:
+        return os.environ.get(name, "")
+    if os.environ.get(name):
+        raise ImproperlyConfigured(f"{name} and {name}_FILE are both set: give one")
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read().removesuffix("\n").removesuffix("\r")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise ImproperlyConfigured(
+            f"{name}_FILE names a file that cannot be read ({reason})"
+        ) from None
+
+
 def boolean(name: str, default: bool) -> bool:
     # Unlike env.bool(), an unknown word is an error: a typo must not turn debug
     # off (or on) silently.
@@ -117,7 +135,11 @@ def database_url(name: str, *, debug: bool = False) -> dict:
         ) from None
     if not config["NAME"]:
         raise ImproperlyConfigured(f"{name} names no database")
-    passwords = (config.get("PASSWORD") or "", os.environ.get("PGPASSWORD", ""))
+    # The password apart from the URL, as compose passes it: PGPASSWORD (which
+    # libpq reads itself) or the file PGPASSWORD_FILE names.
+    if (password := secret("PGPASSWORD")) and not config.get("PASSWORD"):
+        config["PASSWORD"] = password
+    passwords = (config.get("PASSWORD") or "", password)
     if not debug and any(
         placeholder in password
         for password in passwords
@@ -131,12 +153,14 @@ def database_url(name: str, *, debug: bool = False) -> dict:
 
 
 def secret_key(name: str, *, debug: bool) -> str:
-    """Read Django's secret key: required, and no placeholder, unless debugging."""
-    value = os.environ.get(name, "")
+    """Read Django's secret key (or the file `name`_FILE names): required, and no
+    placeholder, unless debugging."""
+    value = secret(name)
     if not value:
         if not debug:
             raise ImproperlyConfigured(
-                f"{name} is not set (it is required when DJANGO_DEBUG is false)"
+                f"{name} (or {name}_FILE) is not set (it is required when "
+                "DJANGO_DEBUG is false)"
             )
         return "insecure-key-for-local-debugging-only"
     if not debug and (

@@ -101,8 +101,8 @@ class TestSettingsModule:
             ),
             (
                 {"DJANGO_SECRET_KEY": ""},
-                "DJANGO_SECRET_KEY is not set (it is required when DJANGO_DEBUG is "
-                "false)",
+                "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) is not set (it is "
+                "required when DJANGO_DEBUG is false)",
             ),
             ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG must be true or false"),
             (
@@ -248,6 +248,77 @@ class TestStartupCommands:
         )
         assert result.returncode == 1
         assert result.stderr.strip().splitlines() == [line]
+
+
+class TestSecretFiles:
+    """Each secret may come from a file its `_FILE` variable names (Docker and
+    Kubernetes secrets), never from both."""
+
+    def test_secret_key__from_its_file(self, monkeypatch, tmp_path):
+        key = tmp_path / "key"
+        key.write_text(f"{SECRET_KEY}-from-a-file\n")
+        settings = load_settings(
+            monkeypatch, DJANGO_SECRET_KEY="", DJANGO_SECRET_KEY_FILE=str(key)
+        )
+        assert settings["SECRET_KEY"] == f"{SECRET_KEY}-from-a-file"
+
+    def test_database_password__from_its_file(self, monkeypatch, tmp_path):
+        password = tmp_path / "password"
+        password.write_text("a real p@ss:word\n")
+        settings = load_settings(
+            monkeypatch,
+            DATABASE_URL="postgresql://app@db:5432/app",
+            PGPASSWORD_FILE=str(password),
+        )
+        assert settings["DATABASES"]["default"]["PASSWORD"] == "a real p@ss:word"
+
+    def test_directory_bind_password__from_its_file(self, monkeypatch, tmp_path):
+        password = tmp_path / "bind"
+        password.write_text("bind-secret")
+        ca = tmp_path / "ca.pem"
+        ca.write_text("")
+        settings = load_settings(
+            monkeypatch,
+            DIRECTORY_DOMAINS="UNI",
+            DIRECTORY_UNI_URL="ldaps://dc.uni.example",
+            DIRECTORY_UNI_BASE_DN="DC=uni,DC=example",
+            DIRECTORY_UNI_BIND_DN="CN=svc,DC=uni,DC=example",
+            DIRECTORY_UNI_BIND_PASSWORD_FILE=str(password),
+            DIRECTORY_UNI_CA_FILE=str(ca),
+        )
+        assert settings["AUTH_LDAP_UNI_BIND_PASSWORD"] == "bind-secret"
+
+    @pytest.mark.parametrize(
+        ("env", "message"),
+        [
+            (
+                {"DJANGO_SECRET_KEY_FILE": "{path}"},
+                "DJANGO_SECRET_KEY and DJANGO_SECRET_KEY_FILE are both set: give one",
+            ),
+            (
+                {"DJANGO_SECRET_KEY": "", "DJANGO_SECRET_KEY_FILE": "{missing}"},
+                "DJANGO_SECRET_KEY_FILE names a file that cannot be read "
+                "(No such file or directory)",
+            ),
+            (
+                {"PGPASSWORD": "x" * 12, "PGPASSWORD_FILE": "{path}"},
+                "PGPASSWORD and PGPASSWORD_FILE are both set: give one",
+            ),
+        ],
+    )
+    def test_a_wrong_pair__is_one_line_naming_both(
+        self, monkeypatch, tmp_path, env, message
+    ):
+        path = tmp_path / "secret"
+        path.write_text(SECRET_KEY)
+        filled = {
+            name: value.format(path=path, missing=tmp_path / "missing")
+            for name, value in env.items()
+        }
+        with pytest.raises(ImproperlyConfigured) as info:
+            load_settings(monkeypatch, **filled)
+        assert str(info.value) == message
+        assert SECRET_KEY not in str(info.value)
 
 
 class TestDatabaseUrl:
