@@ -10,8 +10,8 @@ from django.core.exceptions import ImproperlyConfigured
 from gunicorn.glogging import Logger
 from gunicorn.util import parse_address
 
-from config.env import integer
-from config.log import PROBE_ANSWERED, RedactSecretsFilter
+from config.env import choice, integer
+from config.log import LOG_FORMATS, PROBE_ANSWERED, JsonFormatter, RedactSecretsFilter
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -60,6 +60,8 @@ try:
     timeout = integer("GUNICORN_TIMEOUT", 30)
     graceful_timeout = integer("GUNICORN_GRACEFUL_TIMEOUT", 20)
     keepalive = integer("GUNICORN_KEEPALIVE", 5)
+    # As Django's (config/settings/logs.py): the readable line, or one JSON object.
+    log_format = choice("DJANGO_LOG_FORMAT", "LINE", LOG_FORMATS)
 except ImproperlyConfigured as exc:
     sys.exit(f"Configuration error: {exc}")
 # The probes' own port: for orchestrators (Kubernetes), beside the main port.
@@ -92,6 +94,8 @@ class RedactingLogger(Logger):
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
                 handler.addFilter(RedactSecretsFilter())
+                if log_format == "JSON":
+                    handler.setFormatter(JsonFormatter())
 
     def access(self, resp, req, environ, request_time) -> None:
         if resp.status_code == 200 and environ.get(PROBE_ANSWERED):
@@ -149,11 +153,14 @@ def _listening(address: str) -> bool:
 def when_ready(server) -> None:
     """Say where the site is once gunicorn listens: a request now waits, never fails."""
     for listener in server.LISTENERS:
-        print(
+        banner = (
             f"Serving on {listener}/ (admin: /admin/, health: /health; the probes "
-            f"also on http://{probe_bind}/health). Ctrl-C stops.",
-            flush=True,
+            f"also on http://{probe_bind}/health). Ctrl-C stops."
         )
+        if log_format == "JSON":  # a log shipper reads every line as JSON
+            server.log.info(banner)
+        else:
+            print(banner, flush=True)
 
 
 def post_worker_init(worker) -> None:

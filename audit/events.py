@@ -78,10 +78,9 @@ def log_event(notice: psycopg.errors.Diagnostic) -> None:
         fields = json.loads(message)
     except ValueError:
         return
-    log.info(
-        "%s",
-        logfmt(event=fields.get("event"), user=fields.get("user"), ip=fields.get("ip")),
-    )
+    fields = {name: fields.get(name) for name in ("event", "user", "ip")}
+    # The fields again, apart, for DJANGO_LOG_FORMAT=json (config.log).
+    log.info("%s", logfmt(**fields), extra={"fields": fields})
 
 
 @receiver(connection_created, dispatch_uid="audit.log_events")

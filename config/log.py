@@ -6,8 +6,10 @@ Django-free, so that gunicorn's master can use it.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import UTC, datetime
 
 REDACTED = "********"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -133,8 +135,36 @@ class OneLineFormatter(logging.Formatter):
         return super().format(record).replace("\n", "\\n")
 
 
-def logging_config(level: str, *, sql_echo: bool) -> dict:
-    """Return Django's LOGGING: one line per event on stderr, through the filter.
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line, for log shippers (DJANGO_LOG_FORMAT=json): the
+    time, level, logger and message (redacted by the filter as every line), the
+    traceback, and an audit event's fields as fields of their own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, value in getattr(record, "fields", {}).items():
+            entry.setdefault(name, None if value is None else redact(str(value)))
+        if record.exc_text:
+            entry["traceback"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+    def formatTime(self, record, datefmt=None) -> str:
+        moment = datetime.fromtimestamp(record.created, UTC)
+        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# DJANGO_LOG_FORMAT: the readable line (the default), or JSON for log shippers.
+LOG_FORMATS = ("LINE", "JSON")
+
+
+def logging_config(level: str, *, sql_echo: bool, log_format: str = "LINE") -> dict:
+    """Return Django's LOGGING: one line per event on stderr, through the filter;
+    a readable line, or JSON (`log_format`).
 
     stderr, as Django's own console logging and gunicorn's error log: a
     command's output (import_users --format json, export_users) stays alone on
@@ -148,13 +178,14 @@ def logging_config(level: str, *, sql_echo: bool) -> dict:
                 "()": "config.log.OneLineFormatter",
                 "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
             },
+            "json": {"()": "config.log.JsonFormatter"},
         },
         "filters": {"redact_secrets": {"()": "config.log.RedactSecretsFilter"}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
-                "formatter": "line",
+                "formatter": log_format.lower(),
                 "filters": ["redact_secrets"],
             },
         },

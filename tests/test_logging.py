@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 import socket
@@ -289,3 +290,68 @@ print("HASH", user.password)
 
 def result_text(lines):
     return "\n".join(lines)
+
+
+class TestJsonFormat:
+    """DJANGO_LOG_FORMAT=json: one JSON object a line, redacted as the line is, an
+    audit event's fields as fields."""
+
+    SCRIPT = """
+import logging
+from accounts.models import User
+User.objects.create_user(chr(92) + "uni" + chr(92) + "jsonlog")
+logging.getLogger("probe").warning("sign-in with password=hunter2\\nforged=1")
+"""
+
+    @pytest.mark.django_db(transaction=True)
+    def test_django__writes_one_object_a_line(self, database_url):
+        result = manage(
+            "shell",
+            "--no-imports",
+            "-c",
+            self.SCRIPT,
+            env={
+                "DATABASE_URL": database_url,
+                "DJANGO_SECRET_KEY": SECRET_KEY,
+                "DJANGO_LOG_FORMAT": "json",
+            },
+        )
+        assert result.returncode == 0, result.stderr
+        entries = [json.loads(line) for line in result.stderr.splitlines()]
+        event = next(e for e in entries if e["logger"] == "audit")
+        assert (event["event"], event["user"]) == ("user.created", "\\uni\\jsonlog")
+        warning = next(e for e in entries if e["logger"] == "probe")
+        assert warning["level"] == "WARNING"
+        assert warning["message"] == "sign-in with password=********\\nforged=1"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", warning["time"])
+
+    def test_gunicorn__writes_one_object_a_line(self, database_url, tmp_path):
+        app = Gunicorn(
+            {
+                "DATABASE_URL": database_url,
+                "DJANGO_SECRET_KEY": SECRET_KEY,
+                "DJANGO_LOG_FORMAT": "json",
+            },
+            log=tmp_path / "gunicorn.log",
+        )
+        try:
+            app.get("/admin/login/?password=hunter2")
+        finally:
+            app.stop()
+        lines = app.log.read_text().splitlines()
+        entries = [json.loads(line) for line in lines]
+        access = [e for e in entries if "/admin/login/" in e["message"]]
+        assert access, lines
+        assert "hunter2" not in app.log.read_text()
+
+    def test_another_word__is_one_line_naming_the_variable(self, tmp_path):
+        result = manage(
+            "check",
+            env={
+                "DATABASE_URL": "postgresql://u:p@127.0.0.1:1/x",
+                "DJANGO_SECRET_KEY": SECRET_KEY,
+                "DJANGO_LOG_FORMAT": "xml",
+            },
+        )
+        assert result.returncode != 0
+        assert "DJANGO_LOG_FORMAT must be one of LINE, JSON" in result.stderr
