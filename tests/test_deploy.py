@@ -458,6 +458,27 @@ class TestComposeFile:
         ini = (ROOT / "docker" / "pgbouncer" / "pgbouncer.ini").read_text()
         assert "\npool_mode = transaction\n" in ini
 
+    def test_every_service__has_a_bounded_log(self, compose):
+        for name, service in compose["services"].items():
+            logging = service.get("logging", {})
+            assert logging.get("driver") == "json-file", name
+            assert logging["options"] == {
+                "max-size": "${LOG_MAX_SIZE:-10m}",
+                "max-file": "${LOG_MAX_FILE:-5}",
+            }, name
+
+    def test_nginx__published_on_every_address_by_default(self, compose):
+        assert compose["services"]["nginx"]["ports"] == [
+            "${NGINX_PUBLISH_HTTP:-80}:80",
+            "${NGINX_PUBLISH_HTTPS:-443}:443",
+        ]
+
+    def test_env_compose__is_never_committed(self):
+        ignored = subprocess.run(
+            ["git", "check-ignore", "-q", ".env.compose"], cwd=ROOT, check=False
+        )
+        assert ignored.returncode == 0
+
     def test_containers__drop_capabilities(self, compose):
         for name in ("web", "migrate", "db", "pgbouncer"):
             service = compose["services"][name]
