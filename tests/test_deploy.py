@@ -165,6 +165,57 @@ class TestInitScripts:
             f"{name} is a placeholder from .env.compose.example: set a real password"
         )
 
+    def test_roles__follow_the_env_at_every_run__a_rotation(self, throwaway_postgres):
+        server = throwaway_postgres
+        server.create_database("rotation")
+        env = {
+            **os.environ,
+            "PATH": f"{binaries()}:{os.environ['PATH']}",
+            "PGHOST": "127.0.0.1",
+            "PGPORT": str(server.port),
+            "PGPASSWORD": server.password,
+            "POSTGRES_USER": "counseling",
+            "POSTGRES_PASSWORD": server.password,
+            "POSTGRES_DB": "rotation",
+            "APP_DB_OWNER": "rotation_owner",
+            "APP_DB_USER": "rotation_app",
+        }
+        script = ROOT / "docker/postgres/roles.sh"
+        try:
+            for owner, app in (
+                ("first-owner-1", "first-app-1"),
+                ("new-owner-2", "new-app-2"),
+            ):
+                run = subprocess.run(
+                    ["bash", script],
+                    env={**env, "APP_DB_OWNER_PASSWORD": owner, "APP_DB_PASSWORD": app},
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                assert run.returncode == 0, run.stderr
+            for user, password in (
+                ("rotation_owner", "new-owner-2"),
+                ("rotation_app", "new-app-2"),
+            ):
+                with psycopg.connect(
+                    self.url(server, user, password, "rotation")
+                ) as conn:
+                    assert conn.execute("SELECT current_user").fetchone() == (user,)
+            for user, password in (
+                ("rotation_owner", "first-owner-1"),
+                ("rotation_app", "first-app-1"),
+            ):
+                with pytest.raises(
+                    psycopg.OperationalError, match="password authentication"
+                ):
+                    psycopg.connect(self.url(server, user, password, "rotation"))
+        finally:
+            with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+                conn.execute("DROP DATABASE IF EXISTS rotation WITH (FORCE)")
+                conn.execute("DROP ROLE IF EXISTS rotation_owner")
+                conn.execute("DROP ROLE IF EXISTS rotation_app")
+
     def url(self, server, user, password, database="counseling_platform"):
         return f"postgresql://{user}:{password}@127.0.0.1:{server.port}/{database}"
 
@@ -491,6 +542,17 @@ class TestComposeFile:
         assert jobs["networks"] == ["data"]
         # The web image is the app's stage, not the jobs' (the Dockerfile's last).
         assert compose["services"]["web"]["build"]["target"] == "app"
+
+    def test_roles__set_at_every_up_before_migrate(self, compose):
+        services = compose["services"]
+        roles = services["db-roles"]
+        assert roles["entrypoint"] == ["bash", "/roles.sh"]
+        assert "./docker/postgres/roles.sh:/roles.sh:ro" in roles["volumes"]
+        assert roles["environment"]["PGHOST"] == "/var/run/postgresql"
+        assert "pgsocket:/var/run/postgresql" in services["db"]["volumes"]
+        assert services["migrate"]["depends_on"] == {
+            "db-roles": {"condition": "service_completed_successfully"}
+        }
 
     def test_env_compose__is_never_committed(self):
         ignored = subprocess.run(
