@@ -365,3 +365,54 @@ class TestRealClientBehindAFrontProxy:
         # Anyone else's word is replaced by nginx's own scheme, HTTPS.
         direct = nginx.request("/admin/login/", headers=told_http, source="127.0.0.5")
         assert direct[0] == HTTPStatus.OK
+
+
+class TestCertificateRenewal:
+    """A renewed certificate is served after `nginx -s reload` (the documented
+    step after an ACME client renews), without dropping a request in flight."""
+
+    def connect(self, proxy, context=None) -> ssl.SSLSocket:
+        raw = socket.create_connection(("127.0.0.1", proxy.port), timeout=10)
+        context = context or proxy.tls_context()
+        return context.wrap_socket(raw, server_hostname="127.0.0.1")
+
+    @staticmethod
+    def unverified() -> ssl.SSLContext:
+        """To read which certificate is served, whichever it is."""
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def test_reload__serves_the_new_pair_and_finishes_the_request_in_flight(self, app):
+        gunicorn, _ = app
+        proxy = Nginx(f"127.0.0.1:{gunicorn.port}")
+        try:
+            in_flight = self.connect(proxy)
+            old = in_flight.getpeercert(binary_form=True)
+            body = b'{"username": "x", "password": "y"}'
+            in_flight.sendall(
+                b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\n"
+                b"Content-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body) + body[:10]
+            )
+            proxy.renew_certificate()
+            proxy.reload()
+            deadline = time.monotonic() + 10
+            while True:
+                with self.connect(proxy, self.unverified()) as fresh:
+                    new = fresh.getpeercert(binary_form=True)
+                if new != old or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            assert new != old
+            in_flight.sendall(body[10:])
+            answer = in_flight.recv(4096)
+            in_flight.close()
+            # An answer (CSRF's refusal), not a reset: the old worker finished it.
+            assert answer.startswith(b"HTTP/1.1 403"), answer[:200]
+            # The new pair, trusted from its renewed file, serves new connections.
+            status, _, _, _ = proxy.request("/health")
+            assert status == HTTPStatus.OK
+        finally:
+            proxy.stop()

@@ -294,13 +294,8 @@ class Nginx:
         self.prefix = Path(tempfile.mkdtemp(prefix="nginx-"))
         self.prefix.chmod(0o755)
         self.port, self.http_port = free_port(), free_port()
-        tls = self.prefix / "tls"
-        subprocess.run(
-            ["make", "--no-print-directory", "-s", "tls-cert", f"TLS_DIR={tls}"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
+        self.tls = tls = self.prefix / "tls"
+        self.renew_certificate()
         self.certificate = tls / "fullchain.pem"
         site = string.Template(self.TEMPLATE.read_text()).safe_substitute(
             {
@@ -390,6 +385,27 @@ http {{
             return response.status, text, time.monotonic() - started, response
         finally:
             conn.close()
+
+    def renew_certificate(self) -> None:
+        """Write a new pair over the old, as an ACME client's renewal does."""
+        subprocess.run(
+            ["make", "--no-print-directory", "-s", "tls-cert", f"TLS_DIR={self.tls}"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+
+    def reload(self) -> None:
+        """`nginx -s reload`, as `docker compose exec nginx nginx -s reload` does."""
+        subprocess.run(
+            [
+                shutil.which("nginx") or "nginx",
+                *("-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf")),
+                *("-e", str(self.prefix / "error.log"), "-s", "reload"),
+            ],
+            check=True,
+            capture_output=True,
+        )
 
     def stop(self) -> None:
         _end(self.process, timeout=10)
