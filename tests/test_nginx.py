@@ -376,6 +376,17 @@ class TestCertificateRenewal:
         context = context or proxy.tls_context()
         return context.wrap_socket(raw, server_hostname="127.0.0.1")
 
+    def served_anew(self, proxy, old: bytes, times: int) -> bool:
+        """Whether `times` connections in a row get another certificate than
+        `old`, within 10 s (old workers accept until they see the reload)."""
+        deadline, row = time.monotonic() + 10, 0
+        while row < times and time.monotonic() < deadline:
+            with self.connect(proxy, self.unverified()) as fresh:
+                row = row + 1 if fresh.getpeercert(binary_form=True) != old else 0
+            if row < times:
+                time.sleep(0.05)
+        return row >= times
+
     @staticmethod
     def unverified() -> ssl.SSLContext:
         """To read which certificate is served, whichever it is."""
@@ -398,20 +409,15 @@ class TestCertificateRenewal:
             )
             proxy.renew_certificate()
             proxy.reload()
-            deadline = time.monotonic() + 10
-            while True:
-                with self.connect(proxy, self.unverified()) as fresh:
-                    new = fresh.getpeercert(binary_form=True)
-                if new != old or time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)
-            assert new != old
+            assert self.served_anew(proxy, old, times=1)
             in_flight.sendall(body[10:])
             answer = in_flight.recv(4096)
             in_flight.close()
             # An answer (CSRF's refusal), not a reset: the old worker finished it.
             assert answer.startswith(b"HTTP/1.1 403"), answer[:200]
-            # The new pair, trusted from its renewed file, serves new connections.
+            # Once the old workers are gone, only the new pair is served: a
+            # client trusting the renewed file connects.
+            assert self.served_anew(proxy, old, times=5)
             status, _, _, _ = proxy.request("/health")
             assert status == HTTPStatus.OK
         finally:
