@@ -14,6 +14,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -123,14 +124,23 @@ def failed() -> dict[str, dict]:
     return {name: result for name, result in results.items() if result["exit"] != 0}
 
 
+# Jobs due at the same minute (the backup and a sync at 02:00) finish in
+# threads of their own: one writes the file at a time, and whole (a rename), so
+# that the healthcheck never reads half of it.
+_recording = threading.Lock()
+
+
 def _record(name: str, exit_status: int) -> None:
     path = status_file()
-    try:
-        results = json.loads(path.read_text())
-    except (OSError, ValueError):
-        results = {}
-    results[name] = {"exit": exit_status, "at": datetime.now(UTC).isoformat()}
-    path.write_text(json.dumps(results))
+    with _recording:
+        try:
+            results = json.loads(path.read_text())
+        except (OSError, ValueError):
+            results = {}
+        results[name] = {"exit": exit_status, "at": datetime.now(UTC).isoformat()}
+        written = path.with_name(f"{path.name}.new")
+        written.write_text(json.dumps(results))
+        written.replace(path)
 
 
 def _environment() -> dict[str, str]:

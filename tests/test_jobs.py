@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -113,3 +114,12 @@ class TestRuns:
         # Its next good run makes the service healthy again.
         assert run_jobs("--run", "backup", status_file=status, **env).returncode == 0
         assert run_jobs("--check", status_file=status, **env).returncode == 0
+
+
+def test_runs_finishing_together__each_keep_their_result(tmp_path, monkeypatch):
+    """The backup and a sync due at the same minute finish in two threads."""
+    monkeypatch.setenv("JOBS_STATUS_FILE", str(tmp_path / "status"))
+    names = [f"job{n}" for n in range(40)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda name: jobs._record(name, 0), names))
+    assert sorted(json.loads((tmp_path / "status").read_text())) == sorted(names)
