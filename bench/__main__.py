@@ -61,6 +61,8 @@ ENV = {
     "DJANGO_DEBUG": "false",
     "DJANGO_SECURE_SSL_REDIRECT": "false",
     "DJANGO_LOG_LEVEL": "WARNING",
+    # Its admins and students sign in with a password (bench.mfa times the rest).
+    "DJANGO_MFA_REQUIRED_FOR": "none",
 }
 
 

@@ -11,6 +11,7 @@ from ninja.security import django_auth
 from audit.api import router as events_router
 from config.middleware import ServiceBusy
 from signin.api import router as auth_router
+from signin.mfa_api import router as mfa_router
 
 api = NinjaAPI(
     title="Counseling platform API",
@@ -26,6 +27,7 @@ api = NinjaAPI(
 )
 api.add_router("/auth", auth_router)
 api.add_router("/auth/events", events_router)
+api.add_router("/auth/mfa", mfa_router)
 
 
 @api.exception_handler(ServiceBusy)
@@ -61,6 +63,8 @@ def unauthenticated(request, exc):
     expired = getattr(getattr(request, "session", None), "expired", False)
     if expired:
         message = "session expired"
+    elif getattr(request, "mfa_user", None) is not None:  # mfa.middleware
+        message = "second factor required"
     elif type(exc) is AuthenticationError:  # ninja's own: not signed in
         message = "authentication required"
     else:

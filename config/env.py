@@ -173,3 +173,35 @@ def secret_key(name: str, *, debug: bool) -> str:
             "print(secrets.token_urlsafe(50))'"
         )
     return value
+
+
+def fernet_keys(name: str, *, debug: bool, fallback: str) -> list[str]:
+    """Read one or more Fernet keys, comma-separated (or from `name`_FILE): the
+    first encrypts, every one decrypts (rotation, docs/operations.md). Required,
+    and no placeholder, unless debugging; then a key derived from `fallback`."""
+    import base64
+    import hashlib
+
+    from cryptography.fernet import Fernet
+
+    value = secret(name).strip()
+    if not value:
+        if not debug:
+            raise ImproperlyConfigured(
+                f"{name} (or {name}_FILE) is not set (it is required when "
+                "DJANGO_DEBUG is false): give one from python3 -c 'import base64, "
+                "os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())'"
+            )
+        digest = hashlib.sha256(f"{name}:{fallback}".encode()).digest()
+        return [base64.urlsafe_b64encode(digest).decode()]
+    keys = [key.strip() for key in value.split(",") if key.strip()]
+    for key in keys:
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must be comma-separated keys of 32 url-safe base64 bytes"
+            ) from None
+        if not debug and b"change-me" in base64.urlsafe_b64decode(key):
+            raise ImproperlyConfigured(f"{name} is a placeholder: give a random key")
+    return keys

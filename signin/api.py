@@ -23,6 +23,7 @@ from ninja.utils import check_csrf
 
 from accounts.models import Session
 from config.schemas import ErrorOut, InvalidOut
+from mfa import flows as second_factor
 from signin import services
 from signin.reauth import (
     recently_authenticated,
@@ -35,6 +36,7 @@ from signin.schemas import (
     MeOut,
     PasswordChange,
     Reauthentication,
+    SecondFactorOut,
     SessionOut,
     UserOut,
 )
@@ -72,7 +74,11 @@ def csrf(request):
 @router.post(
     "/login",
     auth=None,
-    response={HTTPStatus.OK: UserOut, **CHECKS_PASSWORD},
+    response={
+        HTTPStatus.OK: UserOut,
+        **CHECKS_PASSWORD,
+        HTTPStatus.UNAUTHORIZED: SecondFactorOut | ErrorOut,
+    },
 )
 def sign_in(request, credentials: Credentials, response: HttpResponse):
     """Sign in; the session key is rotated. Any failure is the same 401.
@@ -81,6 +87,10 @@ def sign_in(request, credentials: Credentials, response: HttpResponse):
     Django's backend hashes the password for an unknown user too, so neither the
     answer nor its timing tells which accounts exist. Django rotates the CSRF
     token at sign-in: the new one comes in the `X-CSRFToken` header.
+
+    A user with a second factor (or who must have one) gets 401 "second factor
+    required" with the `methods` to complete it with at `/mfa/authenticate`
+    (none: "second factor enrolment required", then `/mfa/...`; signin/mfa_api.py).
     """
     if check_csrf(request) is not None:
         raise HttpError(HTTPStatus.FORBIDDEN, "CSRF token missing or incorrect")
@@ -88,6 +98,13 @@ def sign_in(request, credentials: Credentials, response: HttpResponse):
     if user is None:
         return Status(HTTPStatus.UNAUTHORIZED, INVALID)
     response["X-CSRFToken"] = get_token(request)
+    if second_factor.pending_user(request) is not None:
+        methods = second_factor.methods(user)
+        if methods:
+            error = "second factor required"
+        else:
+            error = "second factor enrolment required"
+        return Status(HTTPStatus.UNAUTHORIZED, {"error": error, "methods": methods})
     return user
 
 

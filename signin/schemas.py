@@ -82,3 +82,81 @@ class CsrfOut(Schema):
 
 class EndedOut(Schema):
     ended: int
+
+
+# The second factor (signin/mfa_api.py).
+Code = Annotated[
+    StrictStr, Field(min_length=1, max_length=64, json_schema_extra=NO_NUL)
+]
+DeviceName = Annotated[
+    StrictStr, Field(max_length=64, json_schema_extra=NO_NUL), AfterValidator(_no_nul)
+]
+
+
+class SecondFactorOut(Schema):
+    """A sign-in that waits for its second step: `methods` are those the user may
+    complete it with ("webauthn", "totp", "recovery_code"); none when the user
+    must first enrol one (`error` says so)."""
+
+    error: str
+    methods: list[str]
+
+
+class SecondStep(Schema):
+    """A code (authenticator app, or recovery code), or a WebAuthn assertion
+    (the JSON of navigator.credentials.get()'s answer): one of the two."""
+
+    code: Code | None = None
+    webauthn: dict | None = None
+
+
+class DeviceOut(Schema):
+    id: UUID
+    method: str
+    name: str
+    created_at: datetime | None
+    last_used_at: datetime | None
+
+
+class MfaStatusOut(Schema):
+    required: bool
+    may_enrol: bool
+    verified: bool
+    methods: list[str]
+    devices: list[DeviceOut]
+    recovery_codes_left: int
+
+
+class TotpStart(Schema):
+    name: DeviceName = ""
+
+
+class TotpStartOut(Schema):
+    """The new authenticator app's secret, to scan (`qr_svg`, of `otpauth_url`)
+    or type (`secret`, base32); confirmed by its first code."""
+
+    id: UUID
+    secret: str
+    otpauth_url: str
+    qr_svg: str
+
+
+class TotpConfirm(Schema):
+    id: UUID
+    code: Code
+
+
+class PasskeyRegistration(Schema):
+    name: DeviceName = ""
+    credential: dict
+
+
+class EnrolledOut(Schema):
+    """The new factor; `recovery_codes` with the first one (shown once), else []."""
+
+    id: UUID
+    recovery_codes: list[str]
+
+
+class RecoveryCodesOut(Schema):
+    recovery_codes: list[str]

@@ -26,9 +26,10 @@ from testsupport.servers import (
 )
 
 # The Dockerfile's placeholder for its collectstatic step.
-BUILD_KEY = re.search(
-    r"DJANGO_SECRET_KEY=(\S+)", (ROOT / "Dockerfile").read_text()
-).group(1)
+BUILD_KEY, BUILD_MFA_KEY = (
+    re.search(rf"{name}=(\S+)", (ROOT / "Dockerfile").read_text()).group(1)
+    for name in ("DJANGO_SECRET_KEY", "DJANGO_MFA_KEY")
+)
 # Characters a URL would need percent-encoded, and a quote for the init script.
 APP_PASSWORD = "app p@ss:w/rd%?#'1"
 OWNER_PASSWORD = "owner p@ss:w/rd%?#'2"
@@ -70,6 +71,7 @@ class TestWhatTheDockerfileRuns:
             "0",
             env={
                 "DJANGO_SECRET_KEY": BUILD_KEY,
+                "DJANGO_MFA_KEY": BUILD_MFA_KEY,
                 "DATABASE_URL": "postgresql://build@localhost/build",
             },
         )
@@ -371,7 +373,7 @@ class TestInitScripts:
         try:
             _, body, _ = app.get("/api/auth/csrf")
             token = json.loads(body)["csrf_token"]
-            status, _, _ = app.get(
+            status, answer, _ = app.get(
                 "/api/auth/login",
                 method="POST",
                 body=json.dumps(
@@ -385,7 +387,9 @@ class TestInitScripts:
             )
         finally:
             app.stop()
-        assert status == HTTPStatus.OK
+        # The password step: a superuser must then enrol a second factor.
+        assert status == HTTPStatus.UNAUTHORIZED
+        assert json.loads(answer)["error"] == "second factor enrolment required"
         with self.runtime(migrated) as conn:
             assert conn.execute("SELECT count(*) FROM sessions").fetchone() == (1,)
             conn.execute("UPDATE users SET is_blocked = true")

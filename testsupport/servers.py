@@ -22,6 +22,8 @@ from embedded_postgres.server import SUPERUSER, EmbeddedPostgres, children, free
 ROOT = Path(__file__).resolve().parent.parent
 # A key the settings accept with debug off; for tests and the bench only.
 SECRET_KEY = "test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+# DJANGO_MFA_KEY of every process the suite starts (a test of it sets its own).
+MFA_KEY = "dGVzdC1vbmx5LW1mYS1rZXktMDEyMzQ1Njc4OWFiY2Q="
 # Variables the project reads; a child gets only those a test gives it.
 PROJECT_PREFIXES = ("DJANGO_", "DB_", "DATABASE_URL", "GUNICORN_")
 
@@ -34,7 +36,7 @@ def child_env(**extra: str) -> dict[str, str]:
     """
     base = {k: v for k, v in os.environ.items() if not k.startswith(PROJECT_PREFIXES)}
     # Nor from a developer's `.env` (config/settings/core.py reads DJANGO_ENV_FILE).
-    return {**base, "DJANGO_ENV_FILE": "", **extra}
+    return {**base, "DJANGO_ENV_FILE": "", "DJANGO_MFA_KEY": MFA_KEY, **extra}
 
 
 def manage(*args: str, env: dict[str, str], timeout: float = 120):
@@ -65,6 +67,8 @@ def serve_with_admin(server, database: str, password: str, **env: str) -> Gunico
         "DJANGO_DEBUG": "false",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "DJANGO_SECURE_COOKIES": "false",
+        # The admin signs in with its password (the second factor's tests ask).
+        "DJANGO_MFA_REQUIRED_FOR": "none",
         **env,
     }
     for command in (
@@ -79,7 +83,7 @@ def serve_with_admin(server, database: str, password: str, **env: str) -> Gunico
 
 def copy_project(target: Path) -> Path:
     """Copy what `pip install` + `manage.py` + gunicorn run, without collected files."""
-    for name in ("config", "core", "accounts", "audit", "signin", "health"):
+    for name in ("config", "core", "accounts", "audit", "mfa", "signin", "health"):
         shutil.copytree(ROOT / name, target / name)
     for name in ("manage.py", "gunicorn.conf.py"):
         shutil.copy(ROOT / name, target)

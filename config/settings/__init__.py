@@ -8,6 +8,7 @@ A wrong value raises `ImproperlyConfigured` naming the variable (one line at sta
 from config.settings.core import *  # noqa: F403 - first: reads the `.env`
 from config.settings.database import *  # noqa: F403
 from config.settings.logs import *  # noqa: F403
+from config.settings.mfa import *  # noqa: F403
 from config.settings.security import *  # noqa: F403
 from config.settings.sessions import *  # noqa: F403
 from config.settings.signin import *  # noqa: F403

@@ -18,6 +18,8 @@ if env_file := env.str("DJANGO_ENV_FILE", default=str(BASE_DIR / ".env")):
 
 DEBUG = boolean("DJANGO_DEBUG", default=False)
 SECRET_KEY = secret_key("DJANGO_SECRET_KEY", debug=DEBUG)
+# The platform's name: the admin's title, authenticator apps' and passkeys'.
+SITE_NAME = env.str("DJANGO_SITE_NAME", default="Counseling platform")
 ALLOWED_HOSTS = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"]
 )
@@ -33,6 +35,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",  # the trigram index of accounts
     "health",
     "signin",
+    "django_otp",
+    "mfa",  # the second factor (django-otp devices)
     "config.apps.ProjectConfig",
     "axes",  # sign-in lockouts: failed attempts in PostgreSQL
     "audit",  # the security audit trail, after axes: it reads axes' verdict
@@ -57,6 +61,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): which second factor verified the session.
+    "django_otp.middleware.OTPMiddleware",
+    # A sign-in waiting for its second step is anonymous to all else (mfa/).
+    "mfa.middleware.SecondFactorMiddleware",
     "signin.devices.DeviceCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
