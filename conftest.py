@@ -10,6 +10,8 @@ after DATABASE_URL, and pytest-django finishes the set-up in its pytest_configur
 
 import contextlib
 import os
+import subprocess
+import sys
 from urllib.parse import quote
 
 import pytest
@@ -17,7 +19,7 @@ from django.conf import settings as django_settings
 
 from embedded_postgres import EmbeddedPostgres
 from testsupport.frontend import PASSWORD, Frontend
-from testsupport.servers import MFA_KEY, SECRET_KEY
+from testsupport.servers import MFA_KEY, ROOT, SECRET_KEY, thaw
 
 os.environ["DJANGO_ENV_FILE"] = ""
 os.environ.setdefault("DJANGO_SECRET_KEY", SECRET_KEY)
@@ -106,3 +108,21 @@ def admin_client(superuser):
 def frontend(user):
     """Return the web frontend (testsupport.frontend), for `user` to sign in with."""
     return Frontend()
+
+
+@pytest.fixture(scope="session")
+def collected_static():
+    """Run `collectstatic`, as the Dockerfile does, for gunicorn-served pages."""
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        check=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def throwaway_postgres():
+    """A PostgreSQL 16 of the module's own, to stop, freeze and restart."""
+    with EmbeddedPostgres.throwaway(prefix="pg-outage-") as server:
+        yield server
+        thaw(server)

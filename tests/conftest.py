@@ -1,14 +1,8 @@
-"""Fixtures for tests across apps: a throwaway PostgreSQL 16, measured figures."""
+"""Fixtures of the project-wide tests: measured figures."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-
-from embedded_postgres import EmbeddedPostgres
-from testsupport.servers import ROOT, thaw
 
 MEASUREMENTS: list[str] = []
 
@@ -24,21 +18,3 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("measured")
         for line in MEASUREMENTS:
             terminalreporter.write_line(line)
-
-
-@pytest.fixture(scope="session")
-def collected_static():
-    """Run `collectstatic`, as the Dockerfile does, for gunicorn-served pages."""
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=ROOT,
-        check=True,
-    )
-
-
-@pytest.fixture(scope="module")
-def throwaway_postgres():
-    """A PostgreSQL 16 of the module's own, to stop, freeze and restart."""
-    with EmbeddedPostgres.throwaway(prefix="pg-outage-") as server:
-        yield server
-        thaw(server)

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
 import psycopg
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from audit.models import Kind
+from testsupport.browser import chromium
 from testsupport.servers import serve_with_admin
 
 pytestmark = pytest.mark.browser
@@ -36,32 +31,8 @@ def app(throwaway_postgres, collected_static):
 
 @pytest.fixture(scope="module")
 def browser():
-    profile = Path(tempfile.mkdtemp(prefix="chromium-"))
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    # Flags for a closed network and a root user (see the machine's notes).
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    # The console, where Chromium reports what the Content-Security-Policy blocked.
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(
-        service=Service(shutil.which("chromedriver")), options=options
-    )
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    with chromium() as driver:
+        yield driver
 
 
 def test_admin__log_in_list_search_and_block(app, browser):

@@ -27,6 +27,8 @@ ALLOWED_HOSTS = env.list(
 INSTALLED_APPS = [
     # First: its templates and commands (clearsessions) win over Django's.
     "accounts",
+    # Before the admin: its admin/base_site.html adds to the admin's own.
+    "signin",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -34,7 +36,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",  # the trigram index of accounts
     "health",
-    "signin",
     "django_otp",
     "mfa",  # the second factor (django-otp devices)
     "config.apps.ProjectConfig",
