@@ -46,6 +46,7 @@ WRONG = {"error": "invalid second factor"}
 NOT_OFFERED = {"error": "second factor not offered to this user"}
 
 ANY = {
+    HTTPStatus.BAD_REQUEST: ErrorOut,
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE: ErrorOut,
     HTTPStatus.SERVICE_UNAVAILABLE: ErrorOut,
     HTTPStatus.UNAUTHORIZED: ErrorOut,
