@@ -37,6 +37,7 @@ from bench import (
     directory_signin,
     health,
     login_lookup,
+    mfa,
     provisioning,
     session_me,
     signin_flood,
@@ -54,6 +55,7 @@ SCENARIOS = {
     "provisioning": provisioning,
     "audit_trail": audit_trail,
     "directory_signin": directory_signin,
+    "mfa": mfa,
 }
 DATABASE = "bench"
 ENV = {
