@@ -138,6 +138,23 @@ class TestSettingsModule:
                 "DJANGO_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
             ),
             (
+                {"DJANGO_MFA_KEY": ""},
+                "DJANGO_MFA_KEY (or DJANGO_MFA_KEY_FILE) is not set (it is required "
+                "when DJANGO_DEBUG is false)",
+            ),
+            (
+                {"DJANGO_MFA_KEY": SECRET},
+                "DJANGO_MFA_KEY must be comma-separated keys of 32 url-safe base64",
+            ),
+            (
+                {"DJANGO_MFA_KEY": "Y2hhbmdlLW1lLWNoYW5nZS1tZS1jaGFuZ2UtbWUtMDA="},
+                "DJANGO_MFA_KEY is a placeholder",
+            ),
+            (
+                {"DJANGO_MFA_REQUIRED_FOR": "teachers"},
+                "DJANGO_MFA_REQUIRED_FOR must list staff, superusers, everyone or none",
+            ),
+            (
                 {"DJANGO_SIGNIN_ADDRESS_FAILURE_LIMIT": "4"},
                 "DJANGO_SIGNIN_ADDRESS_FAILURE_LIMIT must be a whole number of at "
                 "least 5",
@@ -161,6 +178,8 @@ class TestSettingsModule:
         )
         with pytest.raises(ImproperlyConfigured, match="DJANGO_SECRET_KEY is a"):
             load_settings(monkeypatch, DJANGO_SECRET_KEY=values["DJANGO_SECRET_KEY"])
+        with pytest.raises(ImproperlyConfigured, match="DJANGO_MFA_KEY is a"):
+            load_settings(monkeypatch, DJANGO_MFA_KEY=values["DJANGO_MFA_KEY"])
 
     @pytest.mark.parametrize("variable", ["DATABASE_URL", "PGPASSWORD"])
     def test_env_example_database_passwords__are_refused(self, monkeypatch, variable):
