@@ -215,6 +215,20 @@ class TestSignIn:
         assert response.status_code == 302, response.content
         assert client.get("/admin/").status_code == 200
 
+    @pytest.mark.mfa
+    def test_staff_from_the_directory__still_need_the_second_factor(self, uni):
+        answer = sign_in("UNI\\mcounsel")
+        assert answer.status_code == 401
+        assert answer.json()["error"] == "second factor enrolment required"
+        client = Client()
+        client.post(
+            "/admin/login/?next=/admin/",
+            {"username": "UNI\\mcounsel", "password": PASSWORD},
+        )
+        assert client.get("/admin/")["Location"].startswith(
+            "/admin/second-factor/setup/"
+        )
+
     def test_the_admin__shows_that_the_directory_signs_them_in(self, uni):
         student = User.objects.get(pk=sign_in("\\uni\\jsmith").json()["id"])
         local = User.objects.create_user("\\lincoln\\kim", password="local pass 1")
