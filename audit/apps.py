@@ -9,4 +9,4 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         # Connects the receivers that record sign-ins, failures and sign-outs.
-        from audit import events  # noqa: F401
+        from audit import signals  # noqa: F401

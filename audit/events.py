@@ -1,5 +1,6 @@
-"""The events the app records itself: sign-in outcomes, sign-outs and
-re-authentications, each one INSERT.
+"""The events the app records itself (record(): sign-in outcomes, sign-outs,
+re-authentications, second factors), each one INSERT; its receivers are in
+audit.signals.
 
 What changes users and sessions is recorded by PostgreSQL's triggers (migration
 0002), from whatever made the change; AuditContextMiddleware tells them who and
@@ -9,20 +10,12 @@ from where. Every event, whoever wrote it, comes back as a notice (migrations
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from collections.abc import Callable
 
 import psycopg
-from django.contrib.auth.signals import (
-    user_logged_in,
-    user_logged_out,
-    user_login_failed,
-)
 from django.db import connection
-from django.db.backends.signals import connection_created
-from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
 from audit.models import Kind
@@ -84,39 +77,6 @@ def log_event(notice: psycopg.errors.Diagnostic) -> None:
     fields = {name: fields.get(name) for name in ("event", "user", "ip")}
     # The fields again, apart, for DJANGO_LOG_FORMAT=json (config.log).
     log.info("%s", logfmt(**fields), extra={"fields": fields})
-
-
-@receiver(connection_created, dispatch_uid="audit.log_events")
-def _listen(sender, connection, **kwargs) -> None:
-    # Sent at each checkout from the pool: added once per psycopg connection.
-    with contextlib.suppress(ValueError):
-        connection.connection.remove_notice_handler(log_event)
-    connection.connection.add_notice_handler(log_event)
-
-
-@receiver(user_logged_in, dispatch_uid="audit.signed_in")
-def _signed_in(sender, request=None, user=None, **kwargs) -> None:
-    record(Kind.SIGNIN_SUCCEEDED, request, user=user)
-
-
-@receiver(user_login_failed, dispatch_uid="audit.sign_in_failed")
-def _sign_in_failed(sender, credentials=None, request=None, **kwargs) -> None:
-    # axes (first) has flagged a failure that locks out, or one refused by a lockout.
-    locked = getattr(request, "axes_locked_out", False)
-    kind = Kind.SIGNIN_LOCKED_OUT if locked else Kind.SIGNIN_FAILED
-    username = str((credentials or {}).get("username") or "")
-    # A directory's refusal says why (signin.directory): "account disabled", ...
-    detail = getattr(request, "directory_refusal", None)
-    record(kind, request, username=username, detail=detail)
-
-
-@receiver(user_logged_out, dispatch_uid="audit.signed_out")
-def _signed_out(sender, request=None, user=None, **kwargs) -> None:
-    if user is None:
-        return
-    record(Kind.SIGNOUT, request, user=user)
-    # The row Django deletes next is this sign-out, not a session.ended.
-    tell_audit(session_end="signout")
 
 
 class AuditContextMiddleware:

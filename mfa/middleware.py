@@ -2,8 +2,8 @@
 (after django-otp's OTPMiddleware) shows its user as anonymous to everything
 but the second step's own calls, which find them with mfa.flows.pending_user.
 
-So the API answers 401 and the admin its sign-in page, whatever the call; on
-the admin's pages such a user is sent to the second step (or to enrolment). A
+So the API answers 401 and the admin its sign-in page, whatever the call (which
+sends such a user on to the second step, or to enrolment: signin.admin_site). A
 user who must have a factor (DJANGO_MFA_REQUIRED_FOR) is held here whenever the
 session is not verified by one, whenever it began. Lazy, as Django's own user:
 a request that never looks at the user costs nothing, and a student's signed-in
@@ -13,10 +13,7 @@ request no statement.
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
-from django.shortcuts import redirect
-from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
-from django.utils.http import urlencode
 
 from mfa import flows
 
@@ -41,14 +38,4 @@ class SecondFactorMiddleware:
     def __call__(self, request):
         user = request.user
         request.user = SimpleLazyObject(lambda: _signed_in_user(request, user))
-        admin = reverse("admin:index")
-        if request.path.startswith(admin) and not request.path.startswith(
-            (reverse("mfa-verify"), reverse("admin:login"), reverse("admin:logout"))
-        ):
-            pending = flows.pending_user(request)
-            if pending is not None:
-                # The second step, or enrolment for a user who has no factor yet.
-                page = "mfa-verify" if flows.methods(pending) else "mfa-setup"
-                query = urlencode({"next": request.get_full_path()})
-                return redirect(f"{reverse(page)}?{query}")
         return self.get_response(request)

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from core.audit_context import tell_audit
+from testsupport.mfa import verify_session
 
 pytestmark = pytest.mark.django_db
 
@@ -112,9 +113,9 @@ class TestAdminAtScale:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # none left pending
             cursor.execute("TRUNCATE users CASCADE")
             cursor.execute("ANALYZE users")
-        admin_client.force_login(
-            User.objects.create_superuser("\\corp\\root", password="root-pass-1")
-        )
+        root = User.objects.create_superuser("\\corp\\root", password="root-pass-1")
+        admin_client.force_login(root)
+        verify_session(admin_client, root)  # as admin_client's first superuser
         with CaptureQueriesContext(connection) as small:
             response = admin_client.get("/admin/accounts/user/")
         assert response.context["cl"].result_count == 1  # counted exactly

@@ -27,15 +27,14 @@ ALLOWED_HOSTS = env.list(
 INSTALLED_APPS = [
     # First: its templates and commands (clearsessions) win over Django's.
     "accounts",
-    # Before the admin: its admin/base_site.html adds to the admin's own.
-    "signin",
-    "django.contrib.admin",
+    "signin.apps.AdminConfig",  # Django's admin, on the platform's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",  # the trigram index of accounts
     "health",
+    "signin",
     "django_otp",
     "mfa",  # the second factor (django-otp devices)
     "config.apps.ProjectConfig",
@@ -62,14 +61,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # request.user.is_verified(): which second factor verified the session.
-    "django_otp.middleware.OTPMiddleware",
-    # A sign-in waiting for its second step is anonymous to all else (mfa/).
-    "mfa.middleware.SecondFactorMiddleware",
     "signin.devices.DeviceCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.middleware.UnavailableMiddleware",
+    # Inside UnavailableMiddleware (their user may need the database):
+    # request.user.is_verified(): which second factor verified the session.
+    "django_otp.middleware.OTPMiddleware",
+    # A sign-in waiting for its second step is anonymous to all else (mfa/).
+    "mfa.middleware.SecondFactorMiddleware",
     # Turns a request flagged as locked out into its 429.
     "axes.middleware.AxesMiddleware",
     # Each request that may change something in one transaction, which first
@@ -84,7 +84,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own additions to the admin's pages (admin/base_site.html).
+        "DIRS": [BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

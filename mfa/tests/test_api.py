@@ -134,9 +134,8 @@ class TestSecondStep:
             answer = getattr(frontend, method)(path)
             assert answer.status_code == HTTPStatus.UNAUTHORIZED, path
         # Nor the admin: its sign-in page, then the second step.
-        admin = frontend.client.get("/admin/")
-        assert admin.status_code == HTTPStatus.FOUND
-        assert admin["Location"].startswith("/admin/second-factor/")
+        admin = frontend.client.get("/admin/", follow=True)
+        assert admin.redirect_chain[-1][0].startswith("/admin/second-factor/")
 
     def test_the_right_code__completes_it(self, device, staff):
         frontend = signed_in_staff(device)
