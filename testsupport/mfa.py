@@ -27,9 +27,10 @@ def code(device: TOTPDevice, steps: int = 0) -> str:
     return f"{totp.token():06d}"
 
 
-def verify_session(client, user) -> TOTPDevice:
-    """Mark `client`'s session (signed in as `user`) verified by a new device."""
-    device = add_totp(user)
+def verify_session(client, user, device=None) -> TOTPDevice:
+    """Mark `client`'s session (signed in as `user`) verified by `device`, or a
+    new one."""
+    device = device or add_totp(user)
     session = client.session
     session.pop(PENDING, None)
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id
