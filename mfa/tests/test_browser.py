@@ -84,14 +84,14 @@ def test_staff__enrol_a_passkey_then_sign_in_with_it(app, browser):
     assert all(re.fullmatch(r"[0-9A-Z]{5}-[0-9A-Z]{5}", c.text) for c in codes)
     # Enrolling completed the sign-in.
     browser.get(f"{base}/admin/")
-    wait.until(expected_conditions.title_contains("Site administration"))
+    wait.until(expected_conditions.title_contains("Staff console"))
 
     # A new sign-in: the password, then the passkey.
     sign_in_with_password(browser, base)
     wait.until(expected_conditions.url_contains("/admin/second-factor/"))
-    assert "Site administration" not in browser.title
+    assert "Staff console" not in browser.title
     browser.find_element(By.ID, "use-passkey").click()
-    wait.until(expected_conditions.title_contains("Site administration"))
+    wait.until(expected_conditions.title_contains("Staff console"))
 
     # Another authenticator (not the one enrolled) does not get in.
     browser.remove_virtual_authenticator()
@@ -125,8 +125,7 @@ def test_staff__add_an_authenticator_app_and_use_its_codes(app, browser):
     server, url = app
     base = f"http://localhost:{server.port}"
     wait = WebDriverWait(browser, 15)
-    # Signed in with the passkey of the test before (this module's authenticator).
-    browser.remove_virtual_authenticator()
+    # Whatever the test before enrolled, this admin starts with no factor.
     with psycopg.connect(url) as conn:
         conn.execute("DELETE FROM mfa_passkeys")
         conn.execute("DELETE FROM mfa_recovery_code_sets")
@@ -148,14 +147,14 @@ def test_staff__add_an_authenticator_app_and_use_its_codes(app, browser):
     assert len(codes) == 10
     recovery = codes[0].text
     browser.get(f"{base}/admin/")
-    wait.until(expected_conditions.title_contains("Site administration"))
+    wait.until(expected_conditions.title_contains("Staff console"))
 
     # A recovery code signs in once.
     sign_in_with_password(browser, base)
     wait.until(expected_conditions.url_contains("/admin/second-factor/"))
     browser.find_element(By.NAME, "code").send_keys(recovery)
     browser.find_element(By.CSS_SELECTOR, "#code-form input[type=submit]").click()
-    wait.until(expected_conditions.title_contains("Site administration"))
+    wait.until(expected_conditions.title_contains("Staff console"))
     sign_in_with_password(browser, base)
     wait.until(expected_conditions.url_contains("/admin/second-factor/"))
     browser.find_element(By.NAME, "code").send_keys(recovery)
@@ -164,7 +163,7 @@ def test_staff__add_an_authenticator_app_and_use_its_codes(app, browser):
         lambda b: b.find_elements(By.CSS_SELECTOR, ".errornote") or False
     )
     assert "not right" in error[0].text
-    assert "Site administration" not in browser.title
+    assert "Staff console" not in browser.title
 
 
 def _b32(secret: str) -> bytes:
