@@ -205,3 +205,17 @@ def fernet_keys(name: str, *, debug: bool, fallback: str) -> list[str]:
         if not debug and b"change-me" in base64.urlsafe_b64decode(key):
             raise ImproperlyConfigured(f"{name} is a placeholder: give a random key")
     return keys
+
+
+def time_zone(name: str, default: str) -> str:
+    """Read an IANA time zone name (Europe/Berlin, America/New_York, UTC)."""
+    import zoneinfo
+
+    value = os.environ.get(name, default).strip() or default
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name} must be a time zone name such as Europe/Berlin or UTC"
+        ) from None
+    return value

@@ -44,7 +44,7 @@ def test_admin__log_in_list_search_and_block(app, browser):
     browser.find_element(By.NAME, "username").send_keys("\\CORP\\Admin")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait.until(expected_conditions.title_contains("Site administration"))
+    wait.until(expected_conditions.title_contains("Staff console"))
     wait.until(lambda b: b.execute_script("return document.readyState") == "complete")
 
     # The stylesheet loaded and applies: the header has the admin's colour.
@@ -161,7 +161,7 @@ def test_admin_pages__break_no_rule_of_the_content_security_policy(app, browser)
         browser.find_element(By.NAME, "username").send_keys("\\corp\\admin")
         browser.find_element(By.NAME, "password").send_keys(PASSWORD)
         browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait.until(expected_conditions.title_contains("Site administration"))
+    wait.until(expected_conditions.title_contains("Staff console"))
     with psycopg.connect(url) as conn:
         (user_id,) = conn.execute(
             "SELECT id FROM users WHERE username = '\\uni\\adoe'"

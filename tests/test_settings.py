@@ -151,6 +151,10 @@ class TestSettingsModule:
                 "DJANGO_MFA_KEY is a placeholder",
             ),
             (
+                {"DJANGO_TIME_ZONE": "Mars/Olympus_Mons"},
+                "DJANGO_TIME_ZONE must be a time zone name such as Europe/Berlin",
+            ),
+            (
                 {"DJANGO_MFA_REQUIRED_FOR": "teachers"},
                 "DJANGO_MFA_REQUIRED_FOR must list staff, superusers, everyone or none",
             ),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import environ
 
-from config.env import boolean, secret_key
+from config.env import boolean, secret_key, time_zone
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -100,7 +100,9 @@ TEMPLATES = [
 
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# The admin shows times in the school's zone (an IANA name: Europe/Berlin); the
+# database and the API keep UTC.
+TIME_ZONE = time_zone("DJANGO_TIME_ZONE", "UTC")
 # English only: translation off saves ~200 catalog lookups an admin page. A
 # second language turns it back on, with LocaleMiddleware.
 USE_I18N = False
