@@ -213,9 +213,10 @@ def confirm_totp(request, body: TotpConfirm, response: HttpResponse):
     """Confirm a new authenticator app with its current code. The first factor
     comes with recovery codes, shown this once."""
     user = _user(request)
-    device = TOTPDevice.objects.filter(
-        user=user, public_id=body.id, confirmed=False
-    ).first()
+    unconfirmed = TOTPDevice.objects.filter(user=user, confirmed=False)
+    if body.id is not None:
+        unconfirmed = unconfirmed.filter(public_id=body.id)
+    device = unconfirmed.order_by("-created_at", "-pk").first()
     if device is None:
         return Status(HTTPStatus.UNAUTHORIZED, WRONG)
     codes = flows.confirm_totp(request, user, device, body.code)

@@ -142,7 +142,10 @@ class TotpStartOut(Schema):
 
 
 class TotpConfirm(Schema):
-    id: UUID
+    """The app's current code; `id` is the one `/totp` answered (default: the
+    caller's newest unconfirmed app)."""
+
+    id: UUID | None = None
     code: Code
 
 

@@ -67,6 +67,16 @@ class TestStudents:
 
 
 class TestStaffWithoutAFactor:
+    def test_confirm__takes_the_newest_app_when_no_id_is_given(self, staff):
+        frontend = Frontend()
+        frontend.sign_in(STAFF)
+        started = frontend.post("/api/auth/mfa/totp", {}).json()
+        device = TOTPDevice.objects.get(public_id=started["id"])
+        confirmed = frontend.post("/api/auth/mfa/totp/confirm", {"code": code(device)})
+        assert confirmed.status_code == HTTPStatus.OK
+        assert confirmed.json()["id"] == started["id"]
+
+
     def test_sign_in__may_only_enrol(self, staff):
         frontend = Frontend()
         response = frontend.sign_in(STAFF)
