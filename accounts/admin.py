@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import connection
 from django.db.models import Q
 from django.db.models.expressions import RawSQL
+from django.templatetags.static import static
 from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
@@ -36,10 +37,10 @@ class UserAdmin(DjangoUserAdmin):
     list_display = (
         "username",
         "display_name",
-        "is_blocked",
+        "can_sign_in",
         "is_staff",
+        "last_login",
         "created_at",
-        "updated_at",
     )
     list_filter = ("is_blocked", "is_staff", "is_superuser")
     search_fields = ("username", "display_name")
@@ -157,6 +158,24 @@ class UserAdmin(DjangoUserAdmin):
         # history records it with the rest of the change.
         if change and form.cleaned_data.get("end_sessions"):
             obj.sessions.all().delete()
+
+    @admin.display(description=_("Can sign in"), ordering="is_blocked")
+    def can_sign_in(self, obj):
+        """Yes or no and why, with an icon that means it: blocked is a warning,
+        not the green tick a boolean column would give it."""
+        if obj.is_blocked:
+            icon, text = "icon-alert.svg", _("No: blocked")
+        elif not obj.signs_in_with_directory and not obj.has_usable_password():
+            icon, text = "icon-alert.svg", _("No: no password")
+        elif obj.signs_in_with_directory:
+            icon, text = "icon-yes.svg", _("Yes, with the directory")
+        else:
+            icon, text = "icon-yes.svg", _("Yes")
+        return format_html(
+            '<img src="{}" alt="" width="13" height="13"> {}',
+            static(f"admin/img/{icon}"),
+            text,
+        )
 
     @admin.display(description=_("Signs in with"))
     def signs_in_with(self, obj):

@@ -37,10 +37,10 @@ class TestChangelist:
             "action_checkbox",
             "username",
             "display_name",
-            "is_blocked",
+            "can_sign_in",
             "is_staff",
+            "last_login",
             "created_at",
-            "updated_at",
         ]
         assert usernames(response) == [
             "\\corp\\root",
@@ -48,6 +48,20 @@ class TestChangelist:
             "\\uni\\adoe",
             "\\uni\\jsmith",
         ]
+
+    def test_can_sign_in__says_why_not_with_a_warning(self, admin_client, students):
+        User.objects.filter(username="\\uni\\adoe").update(is_blocked=True)
+        User.objects.filter(username="\\lab\\kim").update(password="!")
+        page = admin_client.get(CHANGELIST).content.decode()
+        rows = {
+            name: page.split(name, 1)[1].split("</tr>", 1)[0]
+            for name in ("\\uni\\adoe", "\\lab\\kim", "\\uni\\jsmith")
+        }
+        assert "icon-alert" in rows["\\uni\\adoe"]
+        assert "No: blocked" in rows["\\uni\\adoe"]
+        assert "No: no password" in rows["\\lab\\kim"]
+        assert "icon-yes" in rows["\\uni\\jsmith"]
+        assert "icon-yes" not in rows["\\uni\\adoe"]
 
     def test_search__ignores_case(self, admin_client, students):
         response = admin_client.get(CHANGELIST, {"q": "JSMITH"})
