@@ -76,7 +76,6 @@ class TestStaffWithoutAFactor:
         assert confirmed.status_code == HTTPStatus.OK
         assert confirmed.json()["id"] == started["id"]
 
-
     def test_sign_in__may_only_enrol(self, staff):
         frontend = Frontend()
         response = frontend.sign_in(STAFF)
