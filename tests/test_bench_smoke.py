@@ -72,3 +72,15 @@ assert "audit.signed_in" in uids, uids
 """
     result = python(code, DJANGO_SETTINGS_MODULE="config.settings")
     assert result.returncode == 0, result.stderr
+
+
+def test_no_mfa_settings__leave_out_the_second_factors_middleware():
+    code = """
+from config import settings
+from bench import no_mfa_settings
+gone = set(settings.MIDDLEWARE) - set(no_mfa_settings.MIDDLEWARE)
+assert gone == {"django_otp.middleware.OTPMiddleware",
+                "mfa.middleware.SecondFactorMiddleware"}, gone
+"""
+    result = python(code)
+    assert result.returncode == 0, result.stderr
