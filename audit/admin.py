@@ -9,7 +9,8 @@ from datetime import timedelta
 from django.contrib import admin
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 
 from audit.models import AuthEvent, Kind, SigninHour
 from core.paginators import EstimatedCountPaginator
@@ -22,6 +23,7 @@ CHART = {
 }
 HOURS = 7 * 24
 BAR, BAND = 4, 50  # a bar's width and a series' height, in pixels
+AGENT_CHARS = 40  # of a user agent in the list (the whole in its title)
 
 
 class EventPaginator(EstimatedCountPaginator):
@@ -39,7 +41,7 @@ class EventPaginator(EstimatedCountPaginator):
 
 @admin.register(AuthEvent)
 class AuthEventAdmin(admin.ModelAdmin):
-    list_display = ("occurred_at", "kind", "username", "ip", "user_agent", "actor")
+    list_display = ("occurred_at", "kind", "username", "ip", "agent", "actor")
     list_filter = ("kind", "occurred_at")
     list_select_related = ("actor",)
     search_fields = ("username",)
@@ -58,6 +60,18 @@ class AuthEventAdmin(admin.ModelAdmin):
         "detail",
     )
     readonly_fields = fields
+
+    @admin.display(description="user agent", ordering="user_agent")
+    def agent(self, event):
+        """The browser, shortened to fit a row; the whole on hover, and on the
+        event's own page."""
+        if not event.user_agent:
+            return "-"
+        return format_html(
+            '<span title="{}">{}</span>',
+            event.user_agent,
+            Truncator(event.user_agent).chars(AGENT_CHARS),
+        )
 
     # Nobody adds, changes or deletes an event (the database refuses it too).
     def has_add_permission(self, request) -> bool:

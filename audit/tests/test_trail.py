@@ -522,6 +522,21 @@ class TestAdmin:
         by_ip = admin_client.get(base, {"q": "203.0.113.9"})
         assert by_ip.context["cl"].result_count == 1
 
+    def test_list__shortens_the_user_agent_keeping_the_whole_on_hover(
+        self, admin_client, db
+    ):
+        agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/156.0 Safari"
+        sql(
+            "INSERT INTO auth_events (kind, username, user_agent) VALUES "
+            "('signout', '\\uni\\jsmith', %s)",
+            [agent],
+        )
+        page = admin_client.get("/admin/audit/authevent/").content.decode()
+        assert f'<span title="{agent}">' in page
+        shown = page.split(f'<span title="{agent}">', 1)[1].split("</span>", 1)[0]
+        assert len(shown) <= 40
+        assert shown.endswith("…")
+
     def test_read_only_for_everyone(self, admin_client, events):
         event = AuthEvent.objects.first()
         assert admin_client.get("/admin/audit/authevent/add/").status_code == 403
