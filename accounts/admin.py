@@ -43,7 +43,8 @@ class UserAdmin(DjangoUserAdmin):
         "created_at",
     )
     list_filter = ("is_blocked", "is_staff", "is_superuser")
-    search_fields = ("username", "display_name")
+    # Any case, any accent: `MULLER` finds `müller` (accounts.search).
+    search_fields = ("username__foldcontains", "display_name__foldcontains")
     ordering = ("username",)
     readonly_fields = (
         "id",
@@ -116,9 +117,8 @@ class UserAdmin(DjangoUserAdmin):
         those rows by key, and the count is theirs (up to SEARCH_KEYS_UP_TO).
 
         Every username has exactly two backslashes, the first at its start (the
-        users_username_format CHECK), so a term with two can only be found at
-        the start of a name: "contains" is "starts with" for it, which a prefix
-        scan of idx_users_username_upper answers. The results are the same.
+        users_username_format CHECK), so a term with two that does not start
+        with one is in no name. Case and accents are folded (accounts.search).
         """
         term = search_term.strip()
         if not term:
@@ -129,7 +129,7 @@ class UserAdmin(DjangoUserAdmin):
             )
         elif term.startswith("\\") and term.count("\\") == 2:
             found, may_have_duplicates = (
-                queryset.filter(username__istartswith=term),
+                queryset.filter(username__foldcontains=term),
                 False,
             )
         else:

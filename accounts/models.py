@@ -16,10 +16,11 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.db import models
 from django.db.models import F, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Now, Upper
+from django.db.models.functions import Cast, Now, Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts import search  # noqa: F401 - registers the foldcontains lookup
 from accounts.managers import UserManager
 from accounts.names import split
 from accounts.validators import (
@@ -41,6 +42,17 @@ class IsNFKCNormalized(models.Func):
 
     template = "%(expressions)s IS NFKC NORMALIZED"
     output_field = models.BooleanField()
+
+
+class Fold(models.Func):
+    """search_fold(text): upper() of unaccent(), for the name indexes
+    (accounts.search)."""
+
+    function = "search_fold"
+    output_field = models.TextField()
+
+    def __init__(self, expression):
+        super().__init__(Cast(expression, models.TextField()))
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -174,15 +186,15 @@ class User(AbstractBaseUser, PermissionsMixin):
             ),
         ]
         indexes = [
-            # The admin's case-insensitive substring search (`icontains` compiles
-            # to UPPER(username::text) LIKE UPPER(%s)): trigrams, not a scan.
+            # The admin's case- and accent-insensitive substring search
+            # (accounts.search: search_fold(username::text) LIKE ...): trigrams.
             GinIndex(
-                OpClass(Upper("username"), name="gin_trgm_ops"),
-                name="idx_users_username_trgm",
+                OpClass(Fold("username"), name="gin_trgm_ops"),
+                name="idx_users_login_fold_trgm",
             ),
             GinIndex(
-                OpClass(Upper("display_name"), name="gin_trgm_ops"),
-                name="idx_users_display_name_trgm",
+                OpClass(Fold("display_name"), name="gin_trgm_ops"),
+                name="idx_users_name_fold_trgm",
             ),
             models.Index(
                 fields=["is_blocked"],

@@ -82,8 +82,8 @@ def assert_users_schema():
         "users_pkey",
         "idx_users_username",
         "idx_users_username_upper",
-        "idx_users_username_trgm",
-        "idx_users_display_name_trgm",
+        "idx_users_login_fold_trgm",
+        "idx_users_name_fold_trgm",
         "idx_users_is_blocked",
         "idx_users_directory_guid",
         "users_username_skeleton",
@@ -92,9 +92,9 @@ def assert_users_schema():
         "CREATE UNIQUE INDEX users_username_skeleton ON public.users "
         "USING btree (username_skeleton) WHERE (NOT username_lookalike_approved)"
     )
-    assert indexes["idx_users_username_trgm"] == (
-        "CREATE INDEX idx_users_username_trgm ON public.users "
-        "USING gin (upper((username)::text) gin_trgm_ops)"
+    assert indexes["idx_users_login_fold_trgm"] == (
+        "CREATE INDEX idx_users_login_fold_trgm ON public.users "
+        "USING gin (search_fold((username)::text) gin_trgm_ops)"
     )
     assert indexes["idx_users_username"] == (
         "CREATE UNIQUE INDEX idx_users_username ON public.users USING btree (username)"

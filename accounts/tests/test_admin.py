@@ -63,6 +63,20 @@ class TestChangelist:
         assert "icon-yes" in rows["\\uni\\jsmith"]
         assert "icon-yes" not in rows["\\uni\\adoe"]
 
+    def test_search__ignores_case_and_accents(self, admin_client, db):
+        for name in ("\\uni\\müller", "\\uni\\MÜLLER2", "\\uni\\muller3"):
+            User.objects.create_user(name, password="pw-12345678")
+        User.objects.create_user(
+            "\\uni\\jdoe", password="pw-12345678", display_name="Jürgen Müller"
+        )
+        User.objects.create_user("\\uni\\miller", password="pw-12345678")
+        for term in ("MULLER", "muller", "Müller", "\\UNI\\MULLER"):
+            found = usernames(admin_client.get(CHANGELIST, {"q": term}))
+            expected = ["\\uni\\MÜLLER2", "\\uni\\muller3", "\\uni\\müller"]
+            if "\\" not in term:
+                expected.append("\\uni\\jdoe")  # by the display name
+            assert found == sorted(expected), term
+
     def test_search__ignores_case(self, admin_client, students):
         response = admin_client.get(CHANGELIST, {"q": "JSMITH"})
         assert usernames(response) == ["\\uni\\jsmith"]

@@ -54,8 +54,9 @@ ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
   GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO :"app_user";
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
   GRANT USAGE, SELECT ON SEQUENCES TO :"app_user";
--- The admin's search index needs pg_trgm, which neither role may create.
+-- The admin's search indexes need pg_trgm and unaccent, which neither role may create.
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE EXTENSION IF NOT EXISTS unaccent;
 -- New databases are copies of template1: no CREATE on its public schema either.
 \connect template1
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
