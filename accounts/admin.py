@@ -117,8 +117,10 @@ class UserAdmin(DjangoUserAdmin):
         those rows by key, and the count is theirs (up to SEARCH_KEYS_UP_TO).
 
         Every username has exactly two backslashes, the first at its start (the
-        users_username_format CHECK), so a term with two that does not start
-        with one is in no name. Case and accents are folded (accounts.search).
+        users_username_format CHECK), so a term with two can only be found at
+        the start of a name: "contains" is "starts with" for it, which a prefix
+        scan of idx_users_username_upper answers. Other terms fold case and
+        accents (accounts.search).
         """
         term = search_term.strip()
         if not term:
@@ -128,8 +130,10 @@ class UserAdmin(DjangoUserAdmin):
                 request, queryset, search_term
             )
         elif term.startswith("\\") and term.count("\\") == 2:
+            # A whole name, as typed in any case: a prefix scan of
+            # idx_users_username_upper (logins are written without accents).
             found, may_have_duplicates = (
-                queryset.filter(username__foldcontains=term),
+                queryset.filter(username__istartswith=term),
                 False,
             )
         else:
