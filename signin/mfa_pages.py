@@ -123,11 +123,9 @@ def _owner(request: HttpRequest):
 
 
 def _recent(request: HttpRequest, user, password: str) -> bool:
-    try:
-        require_recent_authentication(request)
+    """Recently authenticated, or now, by the password given again."""
+    if _is_recent(request):
         return True
-    except ReauthenticationRequired:
-        pass
     if (
         password
         and authenticate(request, username=user.get_username(), password=password)
