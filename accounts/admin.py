@@ -27,6 +27,15 @@ def _guarded_from(request, user) -> bool:
     return (user.is_staff or user.is_superuser) and not request.user.is_superuser
 
 
+def status_icon(icon: str, text: str) -> str:
+    """The admin's icon `icon` (icon-yes.svg, icon-alert.svg ...) before `text`."""
+    return format_html(
+        '<img src="{}" alt="" width="13" height="13"> {}',
+        static(f"admin/img/{icon}"),
+        text,
+    )
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
@@ -175,11 +184,7 @@ class UserAdmin(DjangoUserAdmin):
             icon, text = "icon-yes.svg", _("Yes, with the directory")
         else:
             icon, text = "icon-yes.svg", _("Yes")
-        return format_html(
-            '<img src="{}" alt="" width="13" height="13"> {}',
-            static(f"admin/img/{icon}"),
-            text,
-        )
+        return status_icon(icon, text)
 
     @admin.display(description=_("Signs in with"))
     def signs_in_with(self, obj):

@@ -140,6 +140,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         db_table = "users"
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        # The user's page has an "Unlock" button for staff with it (signin.admin).
+        permissions = [("unlock_user", _("Can clear a user's sign-in lockout"))]
         constraints = [
             # Exact lookups (reports, `filter(username=...)`) use it; unique, as
             # the next one already makes every name, so that the admin knows the

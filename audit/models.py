@@ -19,6 +19,7 @@ class Kind(models.TextChoices):
     SIGNIN_SUCCEEDED = "signin.succeeded", _("sign-in succeeded")
     SIGNIN_FAILED = "signin.failed", _("sign-in failed")
     SIGNIN_LOCKED_OUT = "signin.locked_out", _("sign-in locked out")
+    SIGNIN_UNLOCKED = "signin.unlocked", _("sign-in lockout cleared")
     SIGNOUT = "signout", _("signed out")
     SESSION_ENDED = "session.ended", _("session ended")
     SESSION_EXPIRED = "session.expired", _("session expired")

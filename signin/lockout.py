@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from http import HTTPStatus
 
 from axes.models import AccessAttempt
@@ -160,6 +161,95 @@ def signed_in(request: HttpRequest, user) -> None:
     request.device_cookie = devices.issue(key)
 
 
+def _locked_until(attempts, limit: int) -> datetime | None:
+    """When a count of `limit` failures within the cool-off ends, given the
+    (attempt_time, failures) rows of one key or address, or None if below it.
+
+    Each row's failures leave the count as the row's last attempt passes the
+    cool-off: the lock holds until the newest rows alone fall below the limit.
+    """
+    total = 0
+    for attempt_time, failures in sorted(attempts, reverse=True):
+        total += failures
+        if total >= limit:
+            return attempt_time + settings.AXES_COOLOFF_TIME
+    return None
+
+
+def _recent(attempts):
+    return attempts.filter(attempt_time__gte=cool_off_start())
+
+
+def accounts_locked_until(usernames) -> dict[str, datetime]:
+    """The names among `usernames` locked out now, each with when it ends: one
+    query, for a page of the users list. A device's own lock (a stolen device
+    cookie) keeps nobody else out and is not counted here."""
+    keys = {lockout_key(name): name for name in usernames}
+    rows: dict[str, list] = {}
+    for key, attempt_time, failures in _recent(
+        AccessAttempt.objects.filter(username__in=keys)
+    ).values_list("username", "attempt_time", "failures_since_start"):
+        rows.setdefault(key, []).append((attempt_time, failures))
+    return {
+        keys[key]: until
+        for key, attempts in rows.items()
+        if (until := _locked_until(attempts, settings.SIGNIN_FAILURE_LIMIT))
+    }
+
+
+def address_locked_until(ip: str) -> datetime | None:
+    """When the lock of address `ip` (for any names) ends, or None if unlocked."""
+    attempts = _recent(AccessAttempt.objects.filter(ip_address=ip)).values_list(
+        "attempt_time", "failures_since_start"
+    )
+    return _locked_until(attempts, settings.SIGNIN_ADDRESS_FAILURE_LIMIT)
+
+
+@dataclass
+class Lockout:
+    """Whether a user is kept out by a lockout now: their name's, and that of the
+    addresses they lately tried from, each with when it ends."""
+
+    until: datetime | None
+    addresses: list[tuple[str, datetime]]
+
+    @property
+    def locked(self) -> bool:
+        return self.until is not None or bool(self.addresses)
+
+
+def _tried_from(username: str, mine) -> set[str]:
+    """The addresses of the user's recent failures, and of their recent events."""
+    tried_from = set(mine.values_list("ip_address", flat=True))
+    tried_from |= set(
+        AuthEvent.objects.filter(
+            username__iexact=username, occurred_at__gte=cool_off_start()
+        )
+        .exclude(ip=None)
+        .values_list("ip", flat=True)
+    )
+    return tried_from - {None}
+
+
+def _own_attempts(username: str):
+    """The name's own failures, and its devices' (device_key)."""
+    key = lockout_key(username)
+    return AccessAttempt.objects.filter(
+        username__regex=rf"^{re.escape(key)}( \(device [0-9a-f]+\))?$"
+    )
+
+
+def lockout_of(username: str) -> Lockout:
+    """The lockouts that keep `username` out now (the user's admin page)."""
+    addresses = sorted(
+        (ip, until)
+        for ip in _tried_from(username, _recent(_own_attempts(username)))
+        if (until := address_locked_until(ip))
+    )
+    until = accounts_locked_until([username]).get(username)
+    return Lockout(until, addresses)
+
+
 @dataclass
 class Unlocked:
     """What an unlock cleared, and the addresses that still keep the user out."""
@@ -171,19 +261,8 @@ class Unlocked:
 def unlock_user(username: str) -> Unlocked:
     """Clear the user's failures (every device's too); name the locked addresses
     the user tried from lately, which only `unlock_address` clears."""
-    key = lockout_key(username)
-    # The name's own key, and its devices' keys (device_key).
-    mine = AccessAttempt.objects.filter(
-        username__regex=rf"^{re.escape(key)}( \(device [0-9a-f]+\))?$"
-    )
-    tried_from = set(mine.values_list("ip_address", flat=True))
-    tried_from |= set(
-        AuthEvent.objects.filter(
-            username__iexact=username, occurred_at__gte=cool_off_start()
-        )
-        .exclude(ip=None)
-        .values_list("ip", flat=True)
-    )
+    mine = _own_attempts(username)
+    tried_from = _tried_from(username, mine)
     cleared = mine.aggregate(total=Sum("failures_since_start"))["total"] or 0
     mine.delete()
     locked = sorted(

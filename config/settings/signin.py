@@ -71,6 +71,9 @@ AXES_USERNAME_CALLABLE = "signin.lockout.lockout_username"
 AXES_CLIENT_IP_CALLABLE = "core.clients.client_ip"
 AXES_CLIENT_STR_CALLABLE = "signin.lockout.client_str"
 AXES_LOCKOUT_CALLABLE = "signin.lockout.lockout_response"
+# Lockouts show, and clear, on the user's admin page (signin.admin): not
+# as axes' three tables of attempts.
+AXES_ENABLE_ADMIN = False
 # A bcrypt hash takes a core for about 0.3 s: at most threads less one a process,
 # so that pages always find a thread; past SIGNIN_HASH_WAIT seconds, 503
 # (signin.hashers). Behind nginx an instance gets 2 at once (docker/nginx).

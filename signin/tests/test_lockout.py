@@ -178,22 +178,6 @@ class TestLockout:
         fail(LIMIT + 2)
         assert attempt("\\uni\\jsmith", PASSWORD).status_code == HTTPStatus.OK
 
-    def test_staff__see_and_clear_lockouts_in_the_admin(self, user, admin_client):
-        fail(LIMIT)
-        client = admin_client
-        page = client.get("/admin/axes/accessattempt/")
-        assert page.status_code == HTTPStatus.OK
-        assert "\\UNI\\JSMITH" in page.content.decode()
-        client.post(
-            "/admin/axes/accessattempt/",
-            {
-                "action": "delete_selected",
-                "_selected_action": [a.pk for a in AccessAttempt.objects.all()],
-                "post": "yes",
-            },
-        )
-        assert attempt("\\uni\\jsmith", PASSWORD).status_code == HTTPStatus.OK
-
 
 class TestClientAddress:
     @pytest.fixture(autouse=True)

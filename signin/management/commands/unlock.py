@@ -1,10 +1,15 @@
 """`manage.py unlock --user '\\uni\\jsmith'` / `--ip 192.0.2.1`: end a sign-in lockout
-(`make unlock USER=... IP=...`), saying what was cleared."""
+(`make unlock USER=... IP=...`), saying what was cleared, and recording it in the
+audit trail (signin.unlocked), as the admin's "Unlock" button does."""
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.models import User
+from accounts.names import login_name
+from audit.events import record
+from audit.models import Kind
 from signin.lockout import unlock_address, unlock_user
 
 
@@ -24,6 +29,14 @@ class Command(BaseCommand):
             raise CommandError("name whom to unlock: --user '\\uni\\jsmith' or --ip")
         if user:
             done = unlock_user(user)
+            found = User.objects.filter(username__iexact=login_name(user)).first()
+            record(
+                Kind.SIGNIN_UNLOCKED,
+                None,
+                user=found,
+                username=user,
+                detail={"cleared": done.cleared},
+            )
             self.stdout.write(f"Cleared {_times(done.cleared)} of {user}.")
             for address, failures in done.locked_addresses:
                 if address == ip:
@@ -33,4 +46,8 @@ class Command(BaseCommand):
                     f"it, for any names): make unlock IP={address}"
                 )
         if ip:
-            self.stdout.write(f"Cleared {_times(unlock_address(ip))} from {ip}.")
+            cleared = unlock_address(ip)
+            record(
+                Kind.SIGNIN_UNLOCKED, None, detail={"cleared": cleared, "address": ip}
+            )
+            self.stdout.write(f"Cleared {_times(cleared)} from {ip}.")
