@@ -31,8 +31,8 @@ from axes.utils import reset
 from django.conf import settings
 from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.html import format_html
 
 from accounts.names import login_name
 from audit.models import AuthEvent
@@ -124,16 +124,16 @@ def lockout_response(
         )
     else:
         kind = "text/html; charset=utf-8"
-        what = "this account" if scope == "account" else "this address"
-        body = format_html(
-            "<!doctype html><title>{}</title><h1>{}</h1>"
-            '<p>{}</p><p><a href="{}">{}</a></p>',
-            "Too many failed sign-ins",
-            "Too many failed sign-ins",
-            f"Sign-in is paused for {what}: try again in "
-            f"{max(1, seconds // 60)} minutes.",
-            request.path,
-            "Back to the sign-in page",
+        body = render_to_string(
+            "signin/lockout.html",
+            {
+                "what": "this account" if scope == "account" else "this address",
+                "minutes": max(1, seconds // 60),
+                "back": request.path,
+                "site_title": settings.SITE_NAME,
+                "site_header": settings.SITE_NAME,
+            },
+            request,
         )
     return HttpResponse(
         body,

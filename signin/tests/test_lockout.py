@@ -143,7 +143,7 @@ class TestLockout:
         fail(LIMIT - 1)
         assert attempt("\\uni\\jsmith", PASSWORD).status_code == HTTPStatus.OK
 
-    def test_admin_login__shows_a_clear_page(self, user):
+    def test_admin_login__shows_a_clear_page(self, user, settings):
         user.is_staff = True
         user.save()
         client = Client(REMOTE_ADDR="192.0.2.10")
@@ -157,6 +157,11 @@ class TestLockout:
         assert response.status_code == HTTPStatus.TOO_MANY_REQUESTS
         assert b"Too many failed sign-ins" in response.content
         assert "Retry-After" in response
+        # In the admin's look, under the platform's name.
+        page = response.content.decode()
+        assert "admin/css/login.css" in page
+        assert f"<title>Too many failed sign-ins | {settings.SITE_NAME}</title>" in page
+        assert "try again in 15 minutes" in page
 
     def test_attempts_during_a_lockout__do_not_extend_it(self, user):
         fail(LIMIT)
