@@ -38,9 +38,8 @@ class TestChangelist:
             "username",
             "display_name",
             "can_sign_in",
-            "is_staff",
-            "last_login",
-            "created_at",
+            "last_signed_in",
+            "created",
         ]
         assert usernames(response) == [
             "\\corp\\root",

@@ -571,22 +571,69 @@ class TestAdmin:
         ]
         assert all("LIMIT" in statement for statement in counts), counts
 
-    def test_chart__totals_of_the_last_week(self, admin_client, events):
+    def test_chart__totals_of_the_last_week_and_month(self, admin_client, events):
         page = admin_client.get("/admin/audit/authevent/")
-        chart = page.context["signin_chart"]
-        totals = {s["kind"]: s["total"] for s in chart["series"]}
-        assert totals == {
-            Kind.SIGNIN_SUCCEEDED: 2,  # the student's, and staff's (force_login)
-            Kind.SIGNIN_FAILED: 2,
-            Kind.SIGNIN_LOCKED_OUT: 0,
-        }
-        assert b'<svg role="img"' in page.content
+        for name in ("hourly", "daily"):
+            chart = page.context["signin_charts"][name]
+            totals = {s["kind"]: s["total"] for s in chart.series}
+            assert totals == {
+                Kind.SIGNIN_SUCCEEDED: 2,  # the student's, and staff's (force_login)
+                Kind.SIGNIN_FAILED: 2,
+                Kind.SIGNIN_LOCKED_OUT: 0,
+            }, name
+        assert page.content.count(b'<svg viewBox="0 0 960 220"') == 2
 
-    def test_an_old_event__not_in_the_chart(self, admin_client, events):
+    def test_an_old_event__only_in_the_months_chart(self, admin_client, events):
         sql(
             "INSERT INTO auth_events (kind, username, occurred_at) VALUES "
-            "('signin.failed', 'old', now() - interval '8 days')"
+            "('signin.failed', 'old', now() - interval '8 days'), "
+            "('signin.failed', 'older', now() - interval '31 days')"
         )
-        chart = admin_client.get("/admin/audit/authevent/").context["signin_chart"]
-        totals = {s["kind"]: s["total"] for s in chart["series"]}
-        assert totals[Kind.SIGNIN_FAILED] == 2
+        charts = admin_client.get("/admin/audit/authevent/").context["signin_charts"]
+        totals = {
+            name: {s["kind"]: s["total"] for s in chart.series}[Kind.SIGNIN_FAILED]
+            for name, chart in charts.items()
+        }
+        assert totals == {"hourly": 2, "daily": 3}
+
+    def test_chart__follows_the_lists_filters(self, admin_client, user, events):
+        page = admin_client.get(
+            "/admin/audit/authevent/", {"kind__exact": "signin.failed"}
+        )
+        chart = page.context["signin_charts"]["hourly"]
+        assert [(s["kind"], s["total"]) for s in chart.series] == [
+            (Kind.SIGNIN_FAILED, 2)
+        ]
+        midnight = timezone.localtime().replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        page = admin_client.get(
+            "/admin/audit/authevent/",
+            {"kind__exact": "signin.failed", "occurred_at__gte": str(midnight)},
+        )
+        chart = page.context["signin_charts"]["daily"]
+        assert chart.series[0]["total"] == 1  # not kim's, 3 days ago
+        # A search counts the matching events themselves.
+        page = admin_client.get("/admin/audit/authevent/", {"q": "\\corp"})
+        chart = page.context["signin_charts"]["daily"]
+        assert {s["kind"]: s["total"] for s in chart.series} == {
+            Kind.SIGNIN_SUCCEEDED: 1,
+            Kind.SIGNIN_FAILED: 0,
+            Kind.SIGNIN_LOCKED_OUT: 0,
+        }
+
+    def test_chart__hours_in_the_admins_time_zone(self, admin_client, settings):
+        settings.TIME_ZONE = "Asia/Kolkata"  # UTC+05:30
+        sql(
+            "INSERT INTO auth_events (kind, username, occurred_at) VALUES "
+            "('signin.failed', 'x', date_trunc('hour', now()))"
+        )
+        chart = admin_client.get("/admin/audit/authevent/").context["signin_charts"][
+            "hourly"
+        ]
+        last = chart.rows[-1]
+        assert last[0].endswith(":00")
+        assert last[1][1] == 1  # this hour's failure, in the last bar
+        assert {h.minute for h in [timezone.localtime(b) for b in chart.buckets]} == {
+            30
+        }
