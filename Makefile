@@ -22,7 +22,7 @@ PYTHON ?= $(shell \
     [ -x "$$c/bin/python3" ] && echo "$$c/bin/python3" && exit; \
   done)
 
-.PHONY: help run manage unlock db-url dbshell backup restore test lint bench tls-cert clean .env-keys
+.PHONY: help run manage unlock db-url dbshell backup restore test lint bench screenshots tls-cert clean .env-keys
 
 help:
 	@echo "make run                 serve on http://127.0.0.1:\$$PORT/ (8000), with an embedded PostgreSQL 16"
@@ -34,6 +34,7 @@ help:
 	@echo "make test                lint, migrations check, the test suite"
 	@echo "make lint                fix what ruff can (import order, formatting)"
 	@echo "make bench               the benchmarks (bench/), in the production shape"
+	@echo "make screenshots         the README's pictures of the admin, from its browser test"
 	@echo "make tls-cert            a self-signed pair for the compose route's HTTPS"
 	@echo "make clean               remove the virtualenv and generated files"
 
@@ -189,6 +190,11 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(VPY) -m bench $(ARGS)
+
+# The admin's browser test (Debian's Chromium) takes these pictures at every run,
+# as test artefacts in .pytest_cache/screenshots; this writes them into docs/.
+screenshots: $(VENV)/.installed-dev
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(VPY) -m pytest -q tests/test_browser.py
 
 $(VPY):
 	@if [ -z "$(PYTHON)" ]; then \
