@@ -6,9 +6,13 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from accounts.admin import UserAdmin
 from accounts.models import User
 from core.audit_context import tell_audit
+from core.paginators import UserPaginator
 from testsupport.mfa import verify_session
+
+PER_PAGE = UserAdmin.list_per_page
 
 pytestmark = pytest.mark.django_db
 
@@ -157,9 +161,9 @@ class TestAdminAtScale:
         cl = response.context["cl"]
         expected = User.objects.filter(username__icontains=term).order_by("username")
         assert cl.result_count == expected.count() == count
-        start = (page - 1) * 100
+        start = (page - 1) * PER_PAGE
         assert [str(u) for u in cl.result_list] == [
-            str(u) for u in expected[start : start + 100]
+            str(u) for u in expected[start : start + PER_PAGE]
         ]
 
     def test_deep_page__is_the_right_slice(self, admin_client):
@@ -168,7 +172,7 @@ class TestAdminAtScale:
         names = [str(u) for u in response.context["cl"].result_list]
         expected = list(
             User.objects.order_by("username", "-pk").values_list("username", flat=True)[
-                49_900:50_000
+                499 * PER_PAGE : 500 * PER_PAGE
             ]
         )
         assert names == expected
@@ -179,9 +183,10 @@ class TestAdminAtScale:
         with CaptureQueriesContext(connection) as queries:
             admin_client.get("/admin/accounts/user/", {"p": "500"})
         (page,) = [q["sql"] for q in queries if "OFFSET" in q["sql"]]
+        skipped = 499 * PER_PAGE
         assert (
             'WHERE "users"."username" IN (SELECT "U0"."username" AS "username" '
-            'FROM "users" "U0" ORDER BY 1 ASC LIMIT 100 OFFSET 49900)'
+            f'FROM "users" "U0" ORDER BY 1 ASC LIMIT {PER_PAGE} OFFSET {skipped})'
         ) in page
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN {page}")
@@ -191,24 +196,27 @@ class TestAdminAtScale:
 
     @pytest.mark.parametrize(
         "query",
-        [{"p": "20", "o": "-2.1"}, {"p": "11", "is_blocked__exact": "0", "o": "-1"}],
+        [{"p": "40", "o": "-2.1"}, {"p": "22", "is_blocked__exact": "0", "o": "-1"}],
     )
     def test_deep_page__is_djangos_slice_in_any_order(self, admin_client, query):
-        # 1,000 blocked: page 20, blocked first, lies past them; page 11 of the
-        # unblocked is read around them.
+        # 1,000 blocked: page 40, blocked first, lies past them; page 22 of the
+        # unblocked is read around them (both past UserPaginator.DEFER_FROM).
         User.objects.filter(username__endswith="77").update(is_blocked=True)
         response = admin_client.get("/admin/accounts/user/", query)
         cl = response.context["cl"]
-        bottom = (int(query["p"]) - 1) * 100
-        expected = list(cl.queryset[bottom : bottom + 100])
-        assert len(expected) == 100
+        bottom = (int(query["p"]) - 1) * PER_PAGE
+        assert bottom >= UserPaginator.DEFER_FROM
+        expected = list(cl.queryset[bottom : bottom + PER_PAGE])
+        assert len(expected) == PER_PAGE
         assert list(cl.result_list) == expected
 
     def test_shallow_page__reads_its_rows_at_once(self, admin_client):
         with CaptureQueriesContext(connection) as queries:
             admin_client.get("/admin/accounts/user/", {"p": "10"})
         (page,) = [q["sql"] for q in queries if "OFFSET" in q["sql"]]
-        assert page.endswith('ORDER BY "users"."username" ASC LIMIT 100 OFFSET 900')
+        assert page.endswith(
+            f'ORDER BY "users"."username" ASC LIMIT {PER_PAGE} OFFSET {9 * PER_PAGE}'
+        )
 
 
 @pytest.mark.usefixtures("many_users")
@@ -224,7 +232,7 @@ class TestWholeNameSearch:
         shown = sorted(str(u) for u in response.context["cl"].result_list)
         expected = User.objects.filter(username__icontains=term)
         assert response.context["cl"].result_count == expected.count()
-        assert shown == sorted(expected.values_list("username", flat=True))[:100]
+        assert shown == sorted(expected.values_list("username", flat=True))[:PER_PAGE]
 
     def test_whole_name__scans_the_case_insensitive_btree(self, admin_client):
         with CaptureQueriesContext(connection) as queries:
