@@ -105,8 +105,14 @@ class AuthEventAdmin(admin.ModelAdmin):
         cl = getattr(response, "context_data", {}).get("cl")
         if cl is not None:
             # The chart counts what the list shows: its filters and search.
+            # A search matching more than the chart may read is not drawn.
+            too_many = (
+                chart.needs_events(request) and cl.result_count > EventPaginator.CAP
+            )
             response.context_data.update(
-                signin_charts=chart.charts(request, cl.queryset),
+                signin_charts={} if too_many else chart.charts(request, cl.queryset),
+                chart_too_many=too_many,
+                chart_up_to=EventPaginator.CAP,
                 chart_colours=chart.SERIES.items(),
                 time_zone=settings.TIME_ZONE,
             )

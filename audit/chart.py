@@ -7,7 +7,10 @@ the same numbers as a table for keyboards and screen readers.
 Counts come from the hours a trigger keeps (audit.SigninHour: at most 3 x 720
 rows, however many events there are) unless the list is filtered by more than
 kind and date: then from the filtered events themselves (by user, name or
-address, which their indexes answer).
+address, which their indexes answer), when they are few enough for the list to
+count them exactly (audit.admin.EventPaginator.CAP): a search that matches more
+is not drawn (the page says to narrow it), so that none reads a month of
+millions of events.
 """
 
 from __future__ import annotations
@@ -199,6 +202,11 @@ def bound(request, name: str) -> datetime | None:
     return moment
 
 
+def needs_events(request) -> bool:
+    """Whether the list's filters are more than the trigger's hours know."""
+    return bool(request.GET.get("q")) or not set(request.GET) <= HOURLY_FILTERS
+
+
 def charts(request, events) -> dict[str, Chart]:
     """The week's hours and the month's days, for the list's `events`."""
     kinds = list(SERIES)
@@ -213,7 +221,7 @@ def charts(request, events) -> dict[str, Chart]:
     today = timezone.localdate(now)
     days = [today - timedelta(days=DAYS - 1 - n) for n in range(DAYS)]
     first_day = timezone.make_aware(datetime.combine(days[0], datetime.min.time()))
-    filtered = bool(request.GET.get("q")) or not set(request.GET) <= HOURLY_FILTERS
+    filtered = needs_events(request)
     counts = hourly_counts(
         min(first_day, first_hour), kinds, events if filtered else None
     )

@@ -622,6 +622,21 @@ class TestAdmin:
             Kind.SIGNIN_LOCKED_OUT: 0,
         }
 
+    def test_chart__not_drawn_for_a_search_matching_too_many(
+        self, admin_client, events, monkeypatch
+    ):
+        from audit.admin import EventPaginator
+
+        monkeypatch.setattr(EventPaginator, "CAP", 1)
+        page = admin_client.get("/admin/audit/authevent/", {"q": "\\"})
+        assert page.context["signin_charts"] == {}
+        assert b"More than 1 events match" in page.content
+        # A kind alone is drawn from the hours, however many events it has (2).
+        page = admin_client.get(
+            "/admin/audit/authevent/", {"kind__exact": "signin.succeeded"}
+        )
+        assert set(page.context["signin_charts"]) == {"hourly", "daily"}
+
     def test_chart__hours_in_the_admins_time_zone(self, admin_client, settings):
         settings.TIME_ZONE = "Asia/Kolkata"  # UTC+05:30
         sql(
