@@ -213,10 +213,6 @@ class Lockout:
     until: datetime | None
     addresses: list[tuple[str, datetime]]
 
-    @property
-    def locked(self) -> bool:
-        return self.until is not None or bool(self.addresses)
-
 
 def _tried_from(username: str, mine) -> set[str]:
     """The addresses of the user's recent failures, and of their recent events."""
