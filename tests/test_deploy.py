@@ -23,6 +23,7 @@ from testsupport.servers import (
     child_env,
     copy_project,
     manage,
+    static_files_lock,
 )
 
 # The Dockerfile's placeholder for its collectstatic step.
@@ -63,18 +64,20 @@ class TestWhatTheDockerfileRuns:
         assert warning in result.stderr + result.stdout
 
     def test_collectstatic__builds_the_manifest_whitenoise_serves(self, tmp_path):
-        # The Dockerfile's command, with its placeholder environment.
-        result = manage(
-            "collectstatic",
-            "--noinput",
-            "--verbosity",
-            "0",
-            env={
-                "DJANGO_SECRET_KEY": BUILD_KEY,
-                "DJANGO_MFA_KEY": BUILD_MFA_KEY,
-                "DATABASE_URL": "postgresql://build@localhost/build",
-            },
-        )
+        # The Dockerfile's command, with its placeholder environment; not while
+        # another worker collects (conftest's collected_static).
+        with static_files_lock():
+            result = manage(
+                "collectstatic",
+                "--noinput",
+                "--verbosity",
+                "0",
+                env={
+                    "DJANGO_SECRET_KEY": BUILD_KEY,
+                    "DJANGO_MFA_KEY": BUILD_MFA_KEY,
+                    "DATABASE_URL": "postgresql://build@localhost/build",
+                },
+            )
         assert result.returncode == 0, result.stderr
         manifest = json.loads((ROOT / "staticfiles" / "staticfiles.json").read_text())
         hashed = manifest["paths"]["admin/css/base.css"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import http.client
 import os
 import shutil
@@ -79,6 +80,17 @@ def serve_with_admin(server, database: str, password: str, **env: str) -> Gunico
         if result.returncode != 0:
             raise RuntimeError(f"manage.py {command[0]} failed: {result.stderr}")
     return Gunicorn(env, log=ROOT / ".pytest_cache" / f"gunicorn-{database}.log")
+
+
+@contextlib.contextmanager
+def static_files_lock():
+    """Hold the lock of ROOT/staticfiles, which collectstatic writes and every
+    worker of the suite serves from; yield the lock's folder."""
+    folder = ROOT / ".pytest_cache" / "staticfiles-lock"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield folder
 
 
 def copy_project(target: Path) -> Path:
