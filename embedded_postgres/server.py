@@ -339,6 +339,8 @@ class EmbeddedPostgres:
             "--locale=C",
             "--lc-ctype=C.UTF-8",
             "--no-instructions",
+            # A throwaway cluster need not reach the disk (a test run makes ~30).
+            *([] if self.durable else ["--no-sync"]),
         )
         settings = {
             "listen_addresses": "'127.0.0.1'",
