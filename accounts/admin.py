@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.forms import LoginForm, UserCreationForm, UserEditForm
-from accounts.models import LookalikeApproval, Session, User
+from accounts.models import LookalikeApproval, NaturalKey, Session, User
 from core.paginators import UserPaginator
 
 admin.site.login_form = LoginForm
@@ -59,7 +59,7 @@ class UserAdmin(DjangoUserAdmin):
     show_full_result_count = False
     add_form = UserCreationForm
     list_display = (
-        "username",
+        "login",
         "display_name",
         "can_sign_in",
         # Staff status is a filter: the columns fit beside it at 1280 px.
@@ -69,7 +69,9 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("is_blocked", "is_staff", "is_superuser")
     # Any case, any accent: `MULLER` finds `müller` (accounts.search).
     search_fields = ("username__foldcontains", "display_name__foldcontains")
-    ordering = ("username",)
+    # Natural order (adavis2 before adavis10), read from idx_users_natural_order;
+    # the name after its key is unique, so Django adds no tiebreaker on the id.
+    ordering = (NaturalKey("username"), "username")
     readonly_fields = (
         "id",
         "signs_in_with",
@@ -186,6 +188,10 @@ class UserAdmin(DjangoUserAdmin):
         # history records it with the rest of the change.
         if change and form.cleaned_data.get("end_sessions"):
             obj.sessions.all().delete()
+
+    @admin.display(description=_("username"), ordering=NaturalKey("username"))
+    def login(self, obj):
+        return obj.username
 
     @admin.display(description=_("Can sign in"), ordering="is_blocked")
     def can_sign_in(self, obj):

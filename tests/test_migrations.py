@@ -85,6 +85,7 @@ def assert_users_schema():
         "idx_users_login_fold_trgm",
         "idx_users_name_fold_trgm",
         "idx_users_is_blocked",
+        "idx_users_natural_order",
         "idx_users_directory_guid",
         "users_username_skeleton",
     }
@@ -106,6 +107,10 @@ def assert_users_schema():
     assert indexes["idx_users_is_blocked"] == (
         "CREATE INDEX idx_users_is_blocked ON public.users "
         "USING btree (is_blocked) WHERE is_blocked"
+    )
+    assert indexes["idx_users_natural_order"] == (
+        "CREATE INDEX idx_users_natural_order ON public.users "
+        "USING btree (username_sort_key((username)::text), username)"
     )
     checks = users_checks()
     assert set(checks) == {
