@@ -23,8 +23,8 @@ from django.db.models import Count
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.html import escape, format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from audit.models import Kind, SigninHour
 
@@ -75,14 +75,15 @@ class Chart:
         ]
 
     def table_rows(self) -> SafeString:
-        """The table's body, made here as the bars are (198 rows a page)."""
-        return format_html_join(
-            "",
-            '<tr><th scope="row">{}</th>{}</tr>',
-            (
-                (label, format_html_join("", "<td>{}</td>", ((n,) for n in counts)))
+        """The table's body, made here as the bars are (198 rows a page): each
+        label escaped, the rest whole numbers."""
+        return mark_safe(  # noqa: S308 - escaped labels and integers only
+            "".join(
+                f'<tr><th scope="row">{escape(label)}</th>'
+                + "".join(f"<td>{int(n)}</td>" for n in counts)
+                + "</tr>"
                 for label, counts in self.rows
-            ),
+            )
         )
 
     def svg(self) -> SafeString:
@@ -102,22 +103,20 @@ class Chart:
             (LEFT, y(v), WIDTH - RIGHT, y(v), LEFT - 6, y(v) + 4, f"{v:,}")
             for v in scale(top)
         ]
+        # Up to 504 bars: made with f-strings of numbers and of texts escaped
+        # once each (format_html a bar cost the page ~40 ms at 2,000,000 events).
+        names = {kind: (escape(kind), escape(Kind(kind).label)) for kind in self.counts}
         rects = []
-        for n, label in enumerate(self.labels):
+        for n, label in enumerate(map(escape, self.labels)):
             base = 0
+            x = round(LEFT + n * step + (step - bar) / 2, 1)
             for kind, counts in self.counts.items():
-                if count := counts[n]:
+                if count := int(counts[n]):
+                    top_y, kind_name = y(base + count), names[kind]
                     rects.append(
-                        (
-                            kind,
-                            round(LEFT + n * step + (step - bar) / 2, 1),
-                            y(base + count),
-                            round(bar, 1),
-                            round(y(base) - y(base + count), 1),
-                            label,
-                            Kind(kind).label,
-                            count,
-                        )
+                        f'<rect data-kind="{kind_name[0]}" x="{x}" y="{top_y}" '
+                        f'width="{round(bar, 1)}" height="{round(y(base) - top_y, 1)}">'
+                        f"<title>{label}: {kind_name[1]} {count}</title></rect>"
                     )
                     base += count
         ticks = [
@@ -147,13 +146,7 @@ class Chart:
                 '<text x="{}" y="{}" text-anchor="end">{}</text>',
                 grid,
             ),
-            # Made here, not in a template loop: 504 bars cost a template ~40 ms.
-            format_html_join(
-                "",
-                '<rect data-kind="{}" x="{}" y="{}" width="{}" height="{}">'
-                "<title>{}: {} {}</title></rect>",
-                rects,
-            ),
+            mark_safe("".join(rects)),  # noqa: S308 - escaped above
             LEFT,
             TOP + plot_h,
             WIDTH - RIGHT,
@@ -187,7 +180,7 @@ def hourly_counts(start: datetime, kinds, events=None) -> dict:
     from `events` (a filtered list of events) when given."""
     if events is None:
         rows = SigninHour.objects.filter(kind__in=kinds, hour__gte=start)
-        return {(row.kind, row.hour): row.events for row in rows}
+        return {(k, h): n for k, h, n in rows.values_list("kind", "hour", "events")}
     rows = (
         events.filter(kind__in=kinds, occurred_at__gte=start)
         .annotate(at=TruncHour("occurred_at", tzinfo=timezone.UTC))
@@ -244,12 +237,13 @@ def charts(request, events) -> dict[str, Chart]:
     by_hour = {kind: [0] * HOURS for kind in kinds}
     by_day = {kind: [0] * DAYS for kind in kinds}
     day_index = {day: n for n, day in enumerate(days)}
+    zone = timezone.get_current_timezone()
     for (kind, hour), n in counts.items():
         if (since and hour < since) or (before and hour >= before):
             continue
         if (h := int((hour - first_hour).total_seconds() // 3600)) in range(HOURS):
             by_hour[kind][h] += n
-        if (d := day_index.get(timezone.localdate(hour))) is not None:
+        if (d := day_index.get(hour.astimezone(zone).date())) is not None:
             by_day[kind][d] += n
     local_hours = [timezone.localtime(h) for h in hours]
     hourly = Chart(
