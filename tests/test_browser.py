@@ -254,6 +254,9 @@ def test_users_list__says_who_cannot_sign_in_and_why(app, browser, roster):
         .startswith("icon-yes.")
     )
     assert cell(rows["\\uni\\müller"], "display_name").text == "Jana Müller"
+    # Names with numbers in natural order, as a person counts.
+    names = list(rows)
+    assert names.index("\\uni\\adavis2") < names.index("\\uni\\adavis10")
     screenshot(browser, "users-list")
     assert not overflows(browser)
 
