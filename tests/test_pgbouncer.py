@@ -19,8 +19,8 @@ from testsupport.servers import (
     Gunicorn,
     PgBouncer,
     freeze,
+    migrate_with_admin,
     seconds_until_healthy,
-    serve_with_admin,
     slowest,
     thaw,
 )
@@ -55,10 +55,8 @@ def bouncer(server):
 def instances(server, bouncer, collected_static):
     """Migrated straight on PostgreSQL, as compose's `migrate`; served through
     PgBouncer, as compose's `web`."""
-    app = serve_with_admin(server, DATABASE, PASSWORD)
-    app.stop()
     env = {
-        **app.env,
+        **migrate_with_admin(server, DATABASE, PASSWORD),
         "DATABASE_URL": bouncer.url(DATABASE),
         "DB_POOL_MIN_SIZE": str(POOL_MIN_SIZE),
     }

@@ -62,6 +62,13 @@ def serve_with_admin(server, database: str, password: str, **env: str) -> Gunico
     Plain HTTP on loopback; everything else as in production. `env` adds to or
     overrides the project's variables.
     """
+    env = migrate_with_admin(server, database, password, **env)
+    return Gunicorn(env, log=ROOT / ".pytest_cache" / f"gunicorn-{database}.log")
+
+
+def migrate_with_admin(server, database: str, password: str, **env: str) -> dict:
+    """Create and migrate database `database` of `server`, add the superuser
+    ADMIN; return the project's variables that serve it (serve_with_admin's)."""
     env = {
         "DATABASE_URL": server.create_database(database),
         "DJANGO_SECRET_KEY": SECRET_KEY,
@@ -79,7 +86,7 @@ def serve_with_admin(server, database: str, password: str, **env: str) -> Gunico
         result = manage(*command, env={**env, "DJANGO_SUPERUSER_PASSWORD": password})
         if result.returncode != 0:
             raise RuntimeError(f"manage.py {command[0]} failed: {result.stderr}")
-    return Gunicorn(env, log=ROOT / ".pytest_cache" / f"gunicorn-{database}.log")
+    return env
 
 
 @contextlib.contextmanager
