@@ -148,23 +148,10 @@ class TestInitScripts:
     def test_placeholder_passwords__are_refused_in_one_line(
         self, throwaway_postgres, name, placeholder
     ):
-        env = {
-            **os.environ,
-            "PATH": f"{binaries()}:{os.environ['PATH']}",
-            "PGHOST": "127.0.0.1",
-            "PGPORT": str(throwaway_postgres.port),
-            "POSTGRES_USER": "counseling",
-            "POSTGRES_PASSWORD": "a real one 1",
-            "POSTGRES_DB": "never_made",
-            "APP_DB_OWNER": "o",
-            "APP_DB_OWNER_PASSWORD": "a real one 2",
-            "APP_DB_USER": "a",
-            "APP_DB_PASSWORD": "a real one 3",
-            name: placeholder,
-        }
-        script = ROOT / "docker/postgres/initdb/10-roles.sh"
-        result = subprocess.run(
-            ["bash", script], env=env, capture_output=True, text=True, check=False
+        result = self.refused_roles(
+            throwaway_postgres,
+            "docker/postgres/initdb/10-roles.sh",
+            **{name: placeholder},
         )
         assert result.returncode == 1
         assert result.stderr.strip() == (
@@ -257,29 +244,40 @@ class TestInitScripts:
         secret = tmp_path / "app_db_password"
         if value:
             secret.write_text("from the file 1")
+        result = self.refused_roles(
+            throwaway_postgres,
+            "docker/postgres/roles.sh",
+            APP_DB_PASSWORD=value,
+            APP_DB_PASSWORD_FILE=str(secret),
+        )
+        assert result.returncode == 1
+        assert result.stderr.strip() == error
+
+    @staticmethod
+    def refused_roles(server, script: str, **values: str):
+        """Run `script` with real passwords but `values`, for a database it never
+        reaches (it stops before connecting)."""
         env = {
             **os.environ,
             "PATH": f"{binaries()}:{os.environ['PATH']}",
             "PGHOST": "127.0.0.1",
-            "PGPORT": str(throwaway_postgres.port),
+            "PGPORT": str(server.port),
             "POSTGRES_USER": "counseling",
             "POSTGRES_PASSWORD": "a real one 1",
             "POSTGRES_DB": "never_made",
             "APP_DB_OWNER": "o",
             "APP_DB_OWNER_PASSWORD": "a real one 2",
             "APP_DB_USER": "a",
-            "APP_DB_PASSWORD": value,
-            "APP_DB_PASSWORD_FILE": str(secret),
+            "APP_DB_PASSWORD": "a real one 3",
+            **values,
         }
-        result = subprocess.run(
-            ["bash", ROOT / "docker/postgres/roles.sh"],
+        return subprocess.run(
+            ["bash", ROOT / script],
             env=env,
             capture_output=True,
             text=True,
             check=False,
         )
-        assert result.returncode == 1
-        assert result.stderr.strip() == error
 
     def url(self, server, user, password, database="counseling_platform"):
         return f"postgresql://{user}:{password}@127.0.0.1:{server.port}/{database}"
