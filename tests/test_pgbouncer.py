@@ -144,7 +144,7 @@ def test_instances__share_pgbouncers_pool_without_errors(server, instances):
         ]
     for thread in threads:
         thread.start()
-    time.sleep(15)
+    time.sleep(8)
     stop.set()
     for thread in threads:
         thread.join()
