@@ -338,7 +338,7 @@ def test_events_chart__has_axes_a_scale_a_legend_and_a_table(app, browser):
         # The table (for screen readers) says the same as the legend.
         figure.find_element(By.TAG_NAME, "summary").click()
         assert figure.find_element(By.CSS_SELECTOR, "details tbody tr").is_displayed()
-        # Summed in the page: a WebDriver call a cell takes half a minute.
+        # Summed in the page: a WebDriver call for each cell took half a minute.
         sums = browser.execute_script(
             "const rows = arguments[0].querySelectorAll('details tbody tr');"
             "return [0, 1, 2].map(n => [...rows].reduce("
