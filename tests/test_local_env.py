@@ -11,6 +11,16 @@ from testsupport.servers import ROOT, SECRET_KEY, child_env
 from testsupport.settings import load_settings
 
 
+@pytest.fixture(autouse=True)
+def _checkout_dotenv_untouched():
+    """Some tests run make in the checkout: its own .env stays as it was (a .env
+    of only the added keys would stop a later `make run`)."""
+    path = ROOT / ".env"
+    before = path.read_bytes() if path.exists() else None
+    yield
+    assert (path.read_bytes() if path.exists() else None) == before
+
+
 @pytest.fixture
 def dotenv(tmp_path):
     """Run the Makefile's `.env` target in an empty folder; return the file."""
@@ -91,6 +101,8 @@ def make(*args, database_url, **env):
             ".venv/.installed-run",
             "-o",
             ".env",
+            "-o",
+            ".env-keys",
             f"VENV={sys.prefix}",
             *args,
         ],
@@ -175,6 +187,8 @@ def test_make_manage__a_lone_dash_and_standard_input(database_url, tmp_path):
                 ".venv/.installed-run",
                 "-o",
                 ".env",
+                "-o",
+                ".env-keys",
                 f"VENV={sys.prefix}",
                 "manage",
                 "import_users",
